@@ -1,0 +1,305 @@
+"""sync(root): find what changed, chunk it, embed only chunks never seen, write in batches.
+
+Each batch of files is committed in one transaction together with its vectors, so an
+interrupted run keeps every finished batch and the next run resumes from there without
+re-embedding. Vectors are cached by the hash of the embedded text, so a moved or reverted
+file costs no embedding call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from codesearch.chunker import chunk_source
+from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
+from codesearch.errors import CodesearchError
+from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, read_source
+from codesearch.locate import index_dir_for_root, prepare_index_dir
+from codesearch.models import Chunk
+from codesearch.store import FileState, Store
+from codesearch.tasks import PASSAGE_TASK
+from codesearch.vectors import VECTORS_NAME, VectorIndex
+
+BATCH_FILES = 256
+BATCH_BYTES = 1 << 20
+_DROP_REASONS = frozenset({"vanished", "binary", "too large"})
+
+
+@dataclass
+class Progress:
+    """Where a sync stands; `files_total` is None while files are still being discovered."""
+
+    files_done: int = 0
+    files_total: int | None = None
+    chunks_written: int = 0
+    embedded: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, for the closing summary and `--json`."""
+
+    root: str
+    index_dir: str
+    embedder: str
+    files: int = 0
+    chunks: int = 0
+    files_changed: int = 0
+    files_deleted: int = 0
+    chunks_written: int = 0
+    embedded: int = 0
+    reused: int = 0
+    tokens: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Prepared:
+    """A changed file after reading: new chunks to write, or only a new stat to remember."""
+
+    file: SourceFile
+    digest: str
+    chunks: list[Chunk] | None
+    keys: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder sees: a one-line scope header, then the code.
+
+    The path is left out on purpose so that moving a file re-embeds nothing.
+    """
+    header = " ".join(part for part in (chunk.language, chunk.kind, chunk.symbol) if part)
+    return f"{header}\n{chunk.text}"
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def sync(
+    root: Path | str,
+    *,
+    index_dir: Path | None = None,
+    spec: EmbedderSpec | None = None,
+    full: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Bring the index of `root` up to date with the files on disk."""
+    root = Path(root).absolute()
+    if not root.is_dir():
+        raise CodesearchError(f"path not found or not a directory: {root}")
+    index_dir = index_dir_for_root(root, index_dir)
+    prepare_index_dir(index_dir)
+    store = Store.open(index_dir, create=True)
+    try:
+        if full:
+            store.clear()
+        embedder = open_embedder(store, spec, record=True)
+        store.set_meta("root", str(root))
+        return _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None)).run()
+    finally:
+        store.close()
+
+
+def open_embedder(store: Store, spec: EmbedderSpec | None, *, record: bool = False) -> Embedder:
+    """The embedder the index was built with; a different one is refused, never mixed in."""
+    stored = store.get_meta("embedder")
+    if stored is None:
+        if not record:
+            raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
+        embedder = create_embedder(spec or default_spec())
+        saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
+        with store.transaction():
+            store.set_meta("embedder", json.dumps(saved))
+            store.set_meta("dims", str(embedder.dimensions))
+        return embedder
+    saved = json.loads(stored)
+    if spec is not None and _differs(spec, saved):
+        raise CodesearchError(
+            f"this index was built with {saved['signature']}; to switch embedders rebuild it with "
+            f"`codesearch index --full --embedder {spec.backend}`"
+        )
+    embedder = create_embedder(EmbedderSpec(saved["backend"], saved["model"], saved["dims"]))
+    if embedder.signature != saved["signature"]:
+        raise CodesearchError(
+            f"this index was built with {saved['signature']} but this codesearch provides {embedder.signature}; "
+            "rebuild it with `codesearch index --full`"
+        )
+    return embedder
+
+
+def _differs(spec: EmbedderSpec, saved: dict) -> bool:
+    return (
+        spec.backend != saved["backend"]
+        or bool(spec.model and spec.model != saved["model"])
+        or bool(spec.dims and spec.dims != saved["dims"])
+    )
+
+
+class _Sync:
+    """One run of sync; holds the counters so the steps stay short."""
+
+    def __init__(self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int, progress: ProgressCallback) -> None:
+        self.root, self.store, self.embedder = root, store, embedder
+        self.max_bytes, self.progress_cb = max_bytes, progress
+        self.vectors_path = index_dir / VECTORS_NAME
+        self.report = SyncReport(root=str(root), index_dir=str(index_dir), embedder=embedder.signature)
+        self.progress = Progress()
+        self.skipped: Counter[str] = Counter()
+        self.removed_ids: list[int] = []
+        self.added_ids: list[int] = []
+        self.tokens_before = getattr(embedder, "tokens_used", 0)
+
+    def run(self) -> SyncReport:
+        started = time.perf_counter()
+        vectors = VectorIndex.load(self.vectors_path, self.store.generation, self.embedder.dimensions)
+        found = self._discover()
+        states = self.store.file_states()
+        self._delete_missing(states, {f.path for f in found})
+        changed = [f for f in found if _stat_changed(states.get(f.path), f)]
+        self.report.files_changed = len(changed)
+        self.progress.files_total = len(changed)
+        self.progress_cb(self.progress)
+        try:
+            for batch in _batches(changed):
+                self._sync_batch(batch, states)
+        finally:
+            self._finish(vectors, started)
+        return self.report
+
+    def _discover(self) -> list[SourceFile]:
+        found: list[SourceFile] = []
+        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.vectors_path.parent, on_skip=self._skip):
+            found.append(source)
+            if len(found) % 1000 == 0:
+                self.progress_cb(self.progress)
+        self.report.files = len(found)
+        return found
+
+    def _skip(self, _path: str, reason: str) -> None:
+        self.skipped[reason] += 1
+
+    def _delete_missing(self, states: dict[str, FileState], present: set[str]) -> None:
+        gone = [path for path in states if path not in present]
+        if gone:
+            with self.store.transaction():
+                self.removed_ids += self.store.delete_files(gone)
+                self.store.bump_generation()
+        self.report.files_deleted = len(gone)
+
+    def _sync_batch(self, batch: list[SourceFile], states: dict[str, FileState]) -> None:
+        prepared, dropped = self._prepare(batch, states)
+        vectors, keys = self._embed_missing(prepared)
+        with self.store.transaction():
+            if keys:
+                self.store.put_vectors(keys, vectors, self.embedder.signature)
+            self.removed_ids += self.store.delete_files(dropped)
+            for item in prepared:
+                self._write(item)
+            self.store.bump_generation()
+        self.progress.files_done += len(batch)
+        self.progress_cb(self.progress)
+
+    def _prepare(self, batch: list[SourceFile], states: dict[str, FileState]) -> tuple[list[_Prepared], list[str]]:
+        prepared: list[_Prepared] = []
+        dropped: list[str] = []
+        for source in batch:
+            try:
+                data = read_source(source, self.max_bytes)
+            except SkipFile as skip:
+                self.skipped[str(skip)] += 1
+                if str(skip) in _DROP_REASONS and source.path in states:
+                    dropped.append(source.path)
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            state = states.get(source.path)
+            if state is not None and state.hash == digest:
+                prepared.append(_Prepared(source, digest, None))
+                continue
+            chunks = chunk_source(source.path, source.language, data)
+            texts = [embed_text(c) for c in chunks]
+            prepared.append(_Prepared(source, digest, chunks, [text_key(t) for t in texts], texts))
+        return prepared, dropped
+
+    def _embed_missing(self, prepared: list[_Prepared]) -> tuple[np.ndarray, list[str]]:
+        """Embed each distinct text not already stored under this embedder's signature."""
+        by_key = {k: t for item in prepared if item.chunks for k, t in zip(item.keys, item.texts)}
+        missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
+        total_chunks = sum(len(item.keys) for item in prepared)
+        self.report.reused += total_chunks - len(missing)
+        if not missing:
+            return np.zeros((0, self.embedder.dimensions), dtype=np.float32), []
+        vectors = self.embedder.embed([by_key[k] for k in missing], PASSAGE_TASK)
+        self.report.embedded += len(missing)
+        self.progress.embedded += len(missing)
+        return vectors, missing
+
+    def _write(self, item: _Prepared) -> None:
+        source = item.file
+        if item.chunks is None:
+            self.store.touch_file(source.path, source.size, source.mtime_ns)
+            return
+        removed, added = self.store.replace_file(
+            source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys
+        )
+        self.removed_ids += removed
+        self.added_ids += added
+        self.report.chunks_written += len(added)
+        self.progress.chunks_written += len(added)
+
+    def _finish(self, vectors: VectorIndex | None, started: float) -> None:
+        """Record the sync and bring FAISS in step: patch it when it was current, else rebuild."""
+        with self.store.transaction():
+            self.store.drop_orphan_vectors()
+            self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
+            self.store.record_sync(self.report.tokens)
+        if vectors is None:
+            vectors = build_vectors(self.store, self.embedder.signature, self.embedder.dimensions)
+        else:
+            vectors.remove(self.removed_ids)
+            for ids, matrix in self.store.chunk_vectors(self.embedder.signature, self.added_ids):
+                vectors.add(ids, matrix)
+        vectors.save(self.vectors_path, self.store.generation)
+        self.report.files, self.report.chunks = self.store.counts()
+        self.report.skipped = dict(self.skipped)
+        self.report.seconds = time.perf_counter() - started
+
+
+def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
+    """A fresh FAISS index from every vector in SQLite."""
+    vectors = VectorIndex(dims)
+    for ids, matrix in store.chunk_vectors(signature):
+        vectors.add(ids, matrix)
+    return vectors
+
+
+def _stat_changed(state: FileState | None, source: SourceFile) -> bool:
+    return state is None or state.size != source.size or state.mtime_ns != source.mtime_ns
+
+
+def _batches(files: list[SourceFile]) -> Iterator[list[SourceFile]]:
+    """Bounded batches: few enough files and bytes that a transaction stays short."""
+    batch: list[SourceFile] = []
+    size = 0
+    for source in files:
+        batch.append(source)
+        size += source.size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

@@ -1,0 +1,63 @@
+"""`codesearch status`: what an index holds, and how far the files have moved since."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from codesearch.files import discover
+from codesearch.locate import find_index
+from codesearch.store import FileState, Store
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    root: str
+    index_dir: str
+    embedder: str
+    files: int
+    chunks: int
+    bytes_on_disk: int
+    last_sync: float | None
+    changed_since: int
+    tokens_used: int
+
+
+def index_status(index_dir: Path | None = None) -> IndexStatus:
+    """Compares stat data only (no reads), so it stays quick on large trees."""
+    found = find_index(index_dir)
+    store = Store.open(found)
+    try:
+        root = Path(store.get_meta("root") or found.parent)
+        files, chunks = store.counts()
+        states = store.file_states()
+        embedder = json.loads(store.get_meta("embedder") or "{}").get("signature", "")
+        last_sync = store.get_meta("last_sync")
+        tokens = int(store.get_meta("tokens_used") or 0)
+    finally:
+        store.close()
+    return IndexStatus(
+        root=str(root),
+        index_dir=str(found),
+        embedder=embedder,
+        files=files,
+        chunks=chunks,
+        bytes_on_disk=sum(p.stat().st_size for p in found.iterdir() if p.is_file()),
+        last_sync=float(last_sync) if last_sync else None,
+        changed_since=_changed_since(root, found, states),
+        tokens_used=tokens,
+    )
+
+
+def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState]) -> int:
+    """Files added, modified (by size or mtime) or deleted since the last sync."""
+    if not root.is_dir():
+        return len(states)
+    seen: set[str] = set()
+    changed = 0
+    for source in discover(root, index_dir=index_dir):
+        seen.add(source.path)
+        state = states.get(source.path)
+        changed += state is None or state.size != source.size or state.mtime_ns != source.mtime_ns
+    return changed + sum(1 for path in states if path not in seen)

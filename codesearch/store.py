@@ -1,0 +1,316 @@
+"""SQLite store: the source of truth for files, chunks, cached vectors and lexical search.
+
+Every sync step is one transaction, so a crash leaves either the old or the new state of a
+batch, never half of it. WAL mode lets readers (`ask`) run while a writer (`index`) commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from codesearch.errors import CodesearchError
+from codesearch.models import Chunk
+from codesearch.text import subtokens
+
+SCHEMA_VERSION = 1
+DB_NAME = "index.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    language TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
+CREATE INDEX IF NOT EXISTS chunks_by_vector ON chunks(vector_key);
+CREATE TABLE IF NOT EXISTS vectors (
+    key TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (key, signature)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(name, body, tokenize = 'unicode61');
+"""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the store remembers of a file, enough to skip it when unchanged."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk row joined with its file's path and language."""
+
+    id: int
+    chunk: Chunk
+
+
+def lexical_fields(chunk: Chunk) -> tuple[str, str]:
+    """FTS columns: the symbol and path words, and the body's code subtokens."""
+    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), " ".join(subtokens(chunk.text))
+
+
+class Store:
+    """One SQLite database holding an index; open it with `Store.open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, index_dir: Path, *, create: bool = False) -> "Store":
+        path = index_dir / DB_NAME
+        if not create and not path.exists():
+            raise CodesearchError(f"no index at {index_dir}; run `codesearch index PATH` first")
+        try:
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, path)
+            store._check_schema(create)
+        except sqlite3.DatabaseError as exc:
+            raise CodesearchError(
+                f"the index database {path} is unreadable ({exc}); rebuild it with `codesearch index --full`"
+            ) from exc
+        return store
+
+    def _check_schema(self, create: bool) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if not create:
+                raise CodesearchError(f"{self.path} is not a codesearch index; run `codesearch index --full`")
+            with self.transaction():
+                self._create_schema()
+            return
+        version = self.get_meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise CodesearchError(
+                f"the index uses schema {version}, this codesearch needs {SCHEMA_VERSION}; "
+                "rebuild it with `codesearch index --full`"
+            )
+
+    def _create_schema(self) -> None:
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            self.conn.execute(statement)
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.set_meta("generation", "0")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE so two writers queue instead of failing half-way."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def bump_generation(self) -> int:
+        """Called inside every transaction that changes chunks; FAISS files carry this number."""
+        generation = self.generation + 1
+        self.set_meta("generation", str(generation))
+        return generation
+
+    def clear(self) -> None:
+        """Drop every file, chunk and vector (for `--full`); meta keeps the schema."""
+        with self.transaction():
+            for table in ("chunks_fts", "chunks", "files", "vectors"):
+                self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation')")
+            self.bump_generation()
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM files")
+        return {path: FileState(fid, size, mtime, digest) for path, fid, size, mtime, digest in rows}
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Content unchanged but stat changed: remember the new stat so the next run skips reading."""
+        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def delete_files(self, paths: Iterable[str]) -> list[int]:
+        """Remove files with their chunks; returns the removed chunk ids."""
+        removed: list[int] = []
+        for path in paths:
+            row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+            if row:
+                removed.extend(self._delete_chunks_of(row[0]))
+                self.conn.execute("DELETE FROM files WHERE id = ?", (row[0],))
+        return removed
+
+    def _delete_chunks_of(self, file_id: int) -> list[int]:
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))]
+        self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+        self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        return ids
+
+    def replace_file(
+        self, path: str, language: str, size: int, mtime_ns: int, digest: str,
+        chunks: Sequence[Chunk], vector_keys: Sequence[str],
+    ) -> tuple[list[int], list[int]]:
+        """Swap a file's chunks for new ones; returns (removed chunk ids, added chunk ids)."""
+        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        removed = self._delete_chunks_of(row[0]) if row else []
+        self.conn.execute(
+            "INSERT INTO files(path, language, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET language=excluded.language, size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, hash=excluded.hash",
+            (path, language, size, mtime_ns, digest),
+        )
+        file_id = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
+        added = [self._insert_chunk(file_id, chunk, key) for chunk, key in zip(chunks, vector_keys)]
+        return removed, added
+
+    def _insert_chunk(self, file_id: int, chunk: Chunk, key: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO chunks(file_id, kind, symbol, start_line, end_line, text, vector_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (file_id, chunk.kind, chunk.symbol, chunk.start_line, chunk.end_line, chunk.text, key),
+        )
+        chunk_id = int(cursor.lastrowid)
+        self.conn.execute("INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)", (chunk_id, *lexical_fields(chunk)))
+        return chunk_id
+
+    def missing_vector_keys(self, keys: Iterable[str], signature: str) -> set[str]:
+        wanted = set(keys)
+        present: set[str] = set()
+        for part in _slices(list(wanted), 500):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                f"SELECT key FROM vectors WHERE signature = ? AND key IN ({marks})", (signature, *part)
+            )
+            present.update(r[0] for r in rows)
+        return wanted - present
+
+    def put_vectors(self, keys: Sequence[str], matrix: np.ndarray, signature: str) -> None:
+        """Vectors are stored as float16: half the disk, and normalised vectors lose nothing that ranks."""
+        blobs = np.asarray(matrix, dtype=np.float16)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO vectors(key, signature, vector) VALUES (?, ?, ?)",
+            ((key, signature, blobs[i].tobytes()) for i, key in enumerate(keys)),
+        )
+
+    def drop_orphan_vectors(self) -> int:
+        cursor = self.conn.execute(
+            "DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE chunks.vector_key = vectors.key)"
+        )
+        return cursor.rowcount
+
+    def chunk_vectors(
+        self, signature: str, chunk_ids: Sequence[int] | None = None, batch: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 matrix) batches for every chunk, or for the given ones, to (re)build FAISS."""
+        dims = int(self.get_meta("dims") or 0)
+        sql = "SELECT c.id, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key AND v.signature = ?"
+        if chunk_ids is None:
+            cursor = self.conn.execute(sql, (signature,))
+            parts: Iterable[list] = iter(lambda: cursor.fetchmany(batch), [])
+        else:
+            parts = (
+                self.conn.execute(f"{sql} WHERE c.id IN ({','.join('?' * len(p))})", (signature, *p)).fetchall()
+                for p in _slices(list(chunk_ids), 500)
+            )
+        for part in parts:
+            if part:
+                ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
+                flat = np.frombuffer(b"".join(r[1] for r in part), dtype=np.float16)
+                yield ids, flat.reshape(len(part), dims).astype(np.float32)
+
+    def chunks_by_ids(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        found: dict[int, Chunk] = {}
+        for part in _slices(list(ids), 500):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                "SELECT c.id, f.path, f.language, c.kind, c.symbol, c.start_line, c.end_line, c.text "
+                f"FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+                part,
+            )
+            for cid, *fields in rows:
+                found[cid] = Chunk(*fields)
+        return found
+
+    def chunk_ids_where(self, language: str | None, path_matches: Callable[[str], bool] | None) -> list[int]:
+        """Ids of chunks whose file passes the filters (for filtered search)."""
+        files = self.conn.execute("SELECT id, path, language FROM files")
+        file_ids = [
+            fid for fid, path, lang in files
+            if (language is None or lang == language) and (path_matches is None or path_matches(path))
+        ]
+        ids: list[int] = []
+        for part in _slices(file_ids, 500):
+            marks = ",".join("?" * len(part))
+            ids.extend(r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE file_id IN ({marks})", part))
+        return ids
+
+    def lexical_search(self, words: Sequence[str], limit: int, allowed: Sequence[int] | None) -> list[tuple[int, float]]:
+        """BM25 over the FTS table, names weighted above bodies; (chunk id, score) best first."""
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+        sql = "SELECT rowid, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list[object] = [match]
+        if allowed is not None:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS allowed_ids(id INTEGER PRIMARY KEY)")
+            self.conn.execute("DELETE FROM allowed_ids")
+            self.conn.executemany("INSERT OR IGNORE INTO allowed_ids(id) VALUES (?)", ((i,) for i in allowed))
+            sql += " AND rowid IN (SELECT id FROM allowed_ids)"
+        sql += " ORDER BY score DESC LIMIT ?"
+        params.append(limit)
+        return [(int(r[0]), float(r[1])) for r in self.conn.execute(sql, params)]
+
+    def counts(self) -> tuple[int, int]:
+        files = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        chunks = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(files), int(chunks)
+
+    def record_sync(self, tokens: int) -> None:
+        self.set_meta("last_sync", str(time.time()))
+        self.set_meta("tokens_used", str(int(self.get_meta("tokens_used") or 0) + tokens))
+
+
+def _slices(items: list, size: int) -> Iterator[list]:
+    """SQLite caps bound parameters per statement; long id lists go in slices."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,126 @@
+"""`codesearch index` through the real CLI: creation, incremental sync, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from conftest import ask_json
+
+
+def index_json(cli, *args) -> dict:
+    result = cli("index", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_first_index_embeds_every_chunk(repo: Path, cli) -> None:
+    report = index_json(cli, repo)
+    assert report["files"] == 5
+    assert report["chunks"] > 5
+    assert report["embedded"] == report["chunks_written"] == report["chunks"]
+
+
+def test_index_dir_is_private_and_git_ignored(indexed: Path) -> None:
+    index_dir = indexed / ".codesearch"
+    assert (index_dir / ".gitignore").read_text() == "*\n"
+    assert stat.S_IMODE(index_dir.stat().st_mode) == 0o700
+
+
+def test_ignored_files_stay_out(indexed: Path, cli) -> None:
+    paths = {hit["path"] for hit in ask_json(cli, "generated helper", "--index", indexed, "-k", "50")["results"]}
+    assert "build/generated.py" not in paths
+
+
+def test_unchanged_tree_embeds_nothing(indexed: Path, cli) -> None:
+    report = index_json(cli, indexed)
+    assert (report["files_changed"], report["embedded"], report["chunks_written"]) == (0, 0, 0)
+
+
+def test_touched_but_unchanged_file_embeds_nothing(indexed: Path, cli) -> None:
+    os.utime(indexed / "src/mathutil.py", ns=(1, 1))
+    report = index_json(cli, indexed)
+    assert report["files_changed"] == 1
+    assert report["embedded"] == 0
+
+
+def test_added_file_is_searchable(indexed: Path, cli) -> None:
+    (indexed / "src/strings.py").write_text("def reverse_words(sentence):\n    return ' '.join(reversed(sentence.split()))\n")
+    report = index_json(cli, indexed)
+    assert report["embedded"] == 1
+    top = ask_json(cli, "reverse words", "--index", indexed)["results"][0]
+    assert (top["path"], top["symbol"]) == ("src/strings.py", "reverse_words")
+
+
+def test_modified_file_replaces_its_chunks(indexed: Path, cli) -> None:
+    target = indexed / "src/mathutil.py"
+    target.write_text(target.read_text().replace("def is_prime(number):", "def is_odd_prime(number):"))
+    index_json(cli, indexed)
+    symbols = {hit["symbol"] for hit in ask_json(cli, "prime", "--index", indexed, "-k", "50")["results"]}
+    assert "is_odd_prime" in symbols
+    assert "is_prime" not in symbols
+
+
+def test_deleted_file_leaves_the_index(indexed: Path, cli) -> None:
+    (indexed / "web/debounce.js").unlink()
+    report = index_json(cli, indexed)
+    assert report["files_deleted"] == 1
+    paths = {hit["path"] for hit in ask_json(cli, "debounce", "--index", indexed, "-k", "50")["results"]}
+    assert "web/debounce.js" not in paths
+
+
+def test_renamed_file_reembeds_nothing(indexed: Path, cli) -> None:
+    shutil.move(indexed / "src/mathutil.py", indexed / "src/numbers.py")
+    report = index_json(cli, indexed)
+    assert report["embedded"] == 0
+    assert report["reused"] > 0
+    top = ask_json(cli, "fibonacci", "--index", indexed)["results"][0]
+    assert top["path"] == "src/numbers.py"
+
+
+def test_full_rebuild_embeds_everything_again(indexed: Path, cli) -> None:
+    report = index_json(cli, indexed, "--full")
+    assert report["embedded"] == report["chunks"] > 0
+
+
+def test_other_embedder_is_refused(indexed: Path, cli) -> None:
+    result = cli("index", indexed, "--dims", "128")
+    assert result.exit_code == 1
+    assert "--full" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_full_switches_embedder(indexed: Path, cli) -> None:
+    report = index_json(cli, indexed, "--full", "--dims", "128")
+    assert report["embedder"] == "static:hash-subtokens:128:v1"
+
+
+def test_missing_path_is_one_line_error(tmp_path: Path, cli) -> None:
+    result = cli("index", tmp_path / "nope")
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "not found" in result.stderr
+
+
+def test_unknown_embedder_is_one_line_error(repo: Path, cli) -> None:
+    result = cli("index", repo, "--embedder", "magic")
+    assert result.exit_code == 1
+    assert "unknown embedder" in result.stderr
+
+
+def test_summary_reports_counts(repo: Path, cli) -> None:
+    result = cli("index", repo)
+    assert result.exit_code == 0
+    assert "indexed 5 files" in result.stderr
+    assert "embedded now" in result.stderr
+
+
+def test_index_honours_env_index_dir(repo: Path, tmp_path: Path, cli, monkeypatch) -> None:
+    elsewhere = tmp_path / "idx"
+    monkeypatch.setenv("CODESEARCH_INDEX", str(elsewhere))
+    index_json(cli, repo)
+    assert (elsewhere / "index.db").is_file()
+    assert not (repo / ".codesearch").exists()

@@ -1,0 +1,43 @@
+"""`codesearch status` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def status_json(cli, *args) -> dict:
+    result = cli("status", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_status_reports_the_index(indexed: Path, cli) -> None:
+    info = status_json(cli, "--index", indexed)
+    assert info["root"] == str(indexed)
+    assert info["embedder"] == "static:hash-subtokens:384:v1"
+    assert info["files"] == 5
+    assert info["chunks"] > 5
+    assert info["bytes_on_disk"] > 0
+    assert info["last_sync"] is not None
+    assert info["changed_since"] == 0
+
+
+def test_status_counts_changes_since_last_sync(indexed: Path, cli) -> None:
+    (indexed / "src/new.py").write_text("x = 1\n")
+    (indexed / "web/debounce.js").unlink()
+    assert status_json(cli, "--index", indexed)["changed_since"] == 2
+
+
+def test_status_for_people(indexed: Path, cli) -> None:
+    result = cli("status", "--index", indexed)
+    assert result.exit_code == 0
+    assert "static:hash-subtokens" in result.stdout
+
+
+def test_status_without_index_is_one_line_error(tmp_path: Path, cli, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CODESEARCH_INDEX", raising=False)
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "codesearch index" in result.stderr

@@ -1,0 +1,28 @@
+"""Identifier splitting used by lexical search and the static embedder."""
+
+import pytest
+
+from codesearch.text import split_identifier, subtokens
+
+
+@pytest.mark.parametrize(
+    ("word", "parts"),
+    [
+        ("parseJSON", ["parse", "json"]),
+        ("HTTPServer", ["http", "server"]),
+        ("read_file2", ["read", "file", "2"]),
+        ("__init__", ["init"]),
+        ("getURLForID", ["get", "url", "for", "id"]),
+        ("x", ["x"]),
+    ],
+)
+def test_split_identifier(word: str, parts: list[str]) -> None:
+    assert split_identifier(word) == parts
+
+
+def test_subtokens_add_the_joined_identifier() -> None:
+    assert subtokens("parseJSON(x)") == ["parse", "json", "parsejson", "x"]
+
+
+def test_subtokens_ignore_punctuation_and_unicode_symbols() -> None:
+    assert subtokens("a + b → c;") == ["a", "b", "c"]
