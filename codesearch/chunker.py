@@ -1,0 +1,569 @@
+"""Split a source file into retrieval chunks.
+
+Grammar languages are parsed with tree-sitter; `grammars/<language>.scm` names the definitions
+(`@definition.function`, `@definition.method`, `@definition.class`/`.struct`/`.interface`/...,
+each with `@name`, optionally `@body` and `@scope`). Everything else is generic and table-driven:
+nesting of the captured nodes gives qualified symbols, top-level code between definitions becomes
+"module" chunks, oversized chunks are split at statement boundaries with their signature repeated.
+Markdown is cut at headings and any other text into line windows.
+
+All positions are byte offsets into the original bytes, so line numbers stay right whatever the
+encoding, line endings or stray bytes; text is decoded only at the very end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
+
+from codesearch.models import Chunk
+
+
+class _Grammar(NamedTuple):
+    module: str  # the tree-sitter wheel, imported on first use
+    factory: str  # its function returning the language pointer
+    query: str  # grammars/<query>.scm
+
+
+_GRAMMARS: dict[str, _Grammar] = {
+    "python": _Grammar("tree_sitter_python", "language", "python"),
+    "javascript": _Grammar("tree_sitter_javascript", "language", "javascript"),
+    "typescript": _Grammar("tree_sitter_typescript", "language_typescript", "typescript"),
+    "tsx": _Grammar("tree_sitter_typescript", "language_tsx", "typescript"),
+    "go": _Grammar("tree_sitter_go", "language", "go"),
+    "rust": _Grammar("tree_sitter_rust", "language", "rust"),
+    "java": _Grammar("tree_sitter_java", "language", "java"),
+    "c": _Grammar("tree_sitter_c", "language", "c"),
+    "cpp": _Grammar("tree_sitter_cpp", "language", "cpp"),
+    "csharp": _Grammar("tree_sitter_c_sharp", "language", "csharp"),
+    "ruby": _Grammar("tree_sitter_ruby", "language", "ruby"),
+    "php": _Grammar("tree_sitter_php", "language_php", "php"),
+    "bash": _Grammar("tree_sitter_bash", "language", "bash"),
+}
+
+GRAMMAR_LANGUAGES: frozenset[str] = frozenset(_GRAMMARS)
+
+# Next to this module, not via importlib.resources: that fails on editable namespace installs.
+_GRAMMAR_DIR = Path(__file__).with_name("grammars")
+
+_KINDS = {"definition.function": "function", "definition.method": "method"}  # others: class
+
+# Siblings that document the definition right after them (doc comments, Rust attributes).
+_LEADING_TYPES = frozenset({"comment", "line_comment", "block_comment", "attribute_item"})
+
+_NEWLINE = re.compile(rb"\n")
+_WORDY = re.compile(rb"\w")
+_NON_SPACE = re.compile(rb"\S")
+_BLANK_LINES = re.compile(rb"(?:[ \t\r\f\v]*\n)*")
+_PARAGRAPH = re.compile(rb"\n[ \t\r\f\v]*\n")
+_HEADING = re.compile(rb" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?\n?")
+_FENCE = re.compile(rb" {0,3}(`{3,}|~{3,})")
+
+_local = threading.local()
+
+
+class _Limits(NamedTuple):
+    lines: int
+    chars: int
+
+
+class _Span(NamedTuple):
+    kind: str
+    symbol: str
+    start: int  # byte offsets, end exclusive
+    end: int
+    text: bytes
+
+
+class _Piece(NamedTuple):
+    """A stretch [start, end) of the file; `text` replaces the bytes when it is not None."""
+
+    start: int
+    end: int
+    text: bytes | None
+
+
+class _Part(NamedTuple):
+    """Resolved text and the real byte range [start, end) it stands for."""
+
+    start: int
+    end: int
+    text: bytes
+
+
+class _Capture(NamedTuple):
+    node: Node
+    kind: str
+    name: Node
+    scope: Node | None
+    body: Node | None
+
+
+@dataclass(eq=False)
+class _Def:
+    node: Node
+    kind: str
+    symbol: str
+    body: Node | None
+    parent: _Def | None
+    lead: int = 0  # start byte including the doc comments right above
+    start: int = 0  # the chunk's byte range once placed among its siblings
+    end: int = 0
+    children: list[_Def] = field(default_factory=list)
+
+
+class _Doc:
+    """The file's bytes plus a newline index for byte -> line lookups."""
+
+    __slots__ = ("src", "newlines")
+
+    def __init__(self, src: bytes) -> None:
+        self.src = src
+        self.newlines = [m.start() for m in _NEWLINE.finditer(src)]
+
+    def line_of(self, pos: int) -> int:
+        """1-based line holding byte `pos` (a newline belongs to the line it ends)."""
+        return bisect_left(self.newlines, pos) + 1
+
+    def line_start(self, pos: int) -> int:
+        i = bisect_left(self.newlines, pos)
+        return self.newlines[i - 1] + 1 if i else 0
+
+    def line_end(self, pos: int) -> int:
+        """Offset just past the newline ending the line of `pos` (or the end of the file)."""
+        i = bisect_left(self.newlines, pos)
+        return self.newlines[i] + 1 if i < len(self.newlines) else len(self.src)
+
+    def text(self, piece: _Piece) -> bytes:
+        return self.src[piece.start : piece.end] if piece.text is None else piece.text
+
+
+def chunk_source(
+    path: str, language: str, source: bytes, *, max_lines: int = 120, max_chars: int = 6000
+) -> list[Chunk]:
+    """Chunks of one file, in file order; never raises on any content."""
+    if not source.strip():
+        return []
+    doc = _Doc(source)
+    limits = _Limits(max(1, max_lines), max(16, max_chars))
+    spans: list[_Span] | None = None
+    try:
+        if language in _GRAMMARS:
+            spans = _code_spans(doc, language, limits)
+        elif language == "markdown":
+            spans = _markdown_spans(doc, limits)
+    except Exception:  # a grammar or query surprise must cost chunk quality, never the file
+        spans = None
+    if spans is None:
+        spans = _window_spans(doc, limits)
+    return [_to_chunk(doc, path, language, span) for span in spans]
+
+
+def _to_chunk(doc: _Doc, path: str, language: str, span: _Span) -> Chunk:
+    text = span.text.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    return Chunk(
+        path=path,
+        language=language,
+        kind=span.kind,
+        symbol=span.symbol,
+        start_line=doc.line_of(span.start),
+        end_line=doc.line_of(span.end - 1),
+        text=text,
+    )
+
+
+# --- tree-sitter plumbing ---------------------------------------------------------------------
+
+
+@cache
+def _compiled(language: str) -> tuple[Language, Query]:
+    """Language and chunk query, built once per process (the wheel is imported here, lazily)."""
+    grammar = _GRAMMARS[language]
+    lang = Language(getattr(importlib.import_module(grammar.module), grammar.factory)())
+    scm = _GRAMMAR_DIR / f"{grammar.query}.scm"
+    return lang, Query(lang, scm.read_text(encoding="utf-8"))
+
+
+def _parser(language: str) -> Parser:
+    """One parser per language per thread: parsers are cheap to keep but not thread-safe."""
+    parsers: dict[str, Parser] = _local.__dict__.setdefault("parsers", {})
+    if language not in parsers:
+        parsers[language] = Parser(_compiled(language)[0])
+    return parsers[language]
+
+
+def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span]:
+    query = _compiled(language)[1]
+    # Scanners read NUL as end of input; a same-length stand-in keeps every offset valid.
+    root = _parser(language).parse(doc.src.replace(b"\0", b" ")).root_node
+    defs = _definitions(doc, query, root)
+    top = [d for d in defs if d.parent is None]
+    _place(doc, top, 0, len(doc.src))
+    for d in defs:
+        _place(doc, d.children, d.node.start_byte + 1, d.node.end_byte)
+    spans: list[_Span] = []
+    gap_start = 0
+    for d in top:
+        spans += _gap_spans(doc, gap_start, d.start, limits)
+        gap_start = d.end
+    spans += _gap_spans(doc, gap_start, len(doc.src), limits)
+    for d in defs:
+        spans += _def_spans(doc, d, limits)
+    spans.sort(key=lambda s: s.start)
+    return spans
+
+
+def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:
+    """Emitted definitions in file order, each linked to its class-like parent.
+
+    Anything nested in a function stays part of that function's chunk.
+    """
+    emitted: list[_Def] = []
+    stack: list[tuple[Node, _Def | None]] = []  # open definition nodes; None = absorbed
+    for capture in _captures(query, root):
+        while stack and stack[-1][0].end_byte <= capture.node.start_byte:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        if stack and (parent is None or parent.kind != "class"):
+            stack.append((capture.node, None))
+            continue
+        d = _new_def(doc, capture, parent)
+        if d is None:
+            continue
+        stack.append((capture.node, d))
+        if parent is not None:
+            parent.children.append(d)
+        emitted.append(d)
+    return emitted
+
+
+def _captures(query: Query, root: Node) -> list[_Capture]:
+    """One capture per definition, outermost match per name, in file order.
+
+    A name captured twice (a decorated or templated definition and the bare one inside) keeps
+    the larger node, so decorators and template headers belong to the chunk.
+    """
+    by_name: dict[tuple[int, int], _Capture] = {}
+    for _, caps in QueryCursor(query).matches(root):
+        label = next((k for k in caps if k.startswith("definition.")), None)
+        if label is None or "name" not in caps:
+            continue
+        node, name = caps[label][0], caps["name"][0]
+        if node.end_byte <= node.start_byte:
+            continue
+        key = (name.start_byte, name.end_byte)
+        old = by_name.get(key)
+        if old is None or node.end_byte - node.start_byte > old.node.end_byte - old.node.start_byte:
+            scope = caps["scope"][0] if "scope" in caps else None
+            body = caps["body"][0] if "body" in caps else None
+            by_name[key] = _Capture(node, _KINDS.get(label, "class"), name, scope, body)
+    return sorted(by_name.values(), key=lambda c: (c.node.start_byte, -c.node.end_byte))
+
+
+def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None) -> _Def | None:
+    """Qualify the name (`Outer.Inner.m`, receiver `T.m`, `Foo::bar` -> `Foo.bar`) and set the kind:
+    a function directly in a class, or with a receiver or qualified name, is a method."""
+    own = _node_text(doc, capture.name)
+    if not own:
+        return None
+    if capture.scope is not None:
+        own = f"{_node_text(doc, capture.scope)}.{own}"
+    symbol = f"{parent.symbol}.{own}" if parent is not None else own
+    kind = capture.kind
+    if kind == "function" and (parent is not None or "." in own):
+        kind = "method"
+    d = _Def(node=capture.node, kind=kind, symbol=symbol, body=capture.body, parent=parent)
+    d.lead = _lead(doc, capture.node, parent.node.start_byte if parent is not None else -1)
+    return d
+
+
+def _node_text(doc: _Doc, node: Node) -> str:
+    raw = doc.src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+    return " ".join(raw.split()).replace("::", ".")
+
+
+def _lead(doc: _Doc, node: Node, floor: int) -> int:
+    """Start of the definition including the comments/attributes directly above it.
+
+    The comment is often a sibling of a wrapper (`export`, Go `type`, Ruby body) that starts on
+    the same line with the definition as its first part, so climb through such wrappers first
+    (never up to the enclosing definition).
+    """
+    anchor = node
+    while (up := anchor.parent) is not None and up.parent is not None and up.start_byte > floor:
+        first = up.named_child(0)
+        same_line = up.start_point.row == anchor.start_point.row
+        if not same_line or first is None or first.start_byte != anchor.start_byte:
+            break
+        anchor = up
+    start, edge = node.start_byte, anchor.start_byte
+    sib = anchor.prev_sibling
+    while sib is not None and sib.type in _LEADING_TYPES and sib.start_byte > floor:
+        if doc.src.count(b"\n", sib.end_byte, edge) > 1:
+            break
+        before = sib.prev_sibling
+        if before is not None and before.end_byte > doc.line_start(sib.start_byte):
+            break
+        start = edge = sib.start_byte
+        sib = before
+    return start
+
+
+def _place(doc: _Doc, defs: Sequence[_Def], low: int, high: int) -> None:
+    """Give sibling definitions disjoint byte ranges, widened to whole lines where no neighbour
+    shares the line (minified code keeps tight ranges instead of repeating the line)."""
+    for i, d in enumerate(defs):
+        start = max(d.lead, low)
+        line_start = doc.line_start(start)
+        d.start = line_start if line_start >= low else start
+        limit = defs[i + 1].lead if i + 1 < len(defs) else high
+        end = max(d.node.end_byte, d.start + 1)
+        line_end = doc.line_end(end - 1)
+        d.end = line_end if line_end <= max(limit, end) else end
+        low = d.end
+
+
+# --- definition chunks ------------------------------------------------------------------------
+
+
+def _def_spans(doc: _Doc, d: _Def, limits: _Limits) -> list[_Span]:
+    """A definition's parts: members shown as signatures, split at statements when too big."""
+    members = [_Piece(c.start, c.end, _summary(doc, c)) for c in d.children]
+    pieces = _interleave(d.start, d.end, (), members)
+    if not _fits(doc, pieces, limits):
+        pieces = _interleave(d.start, d.end, _statement_cuts(doc, d), members)
+    return _spans(d.kind, d.symbol, _pack(doc, pieces, _signature(doc, d), limits))
+
+
+def _signature(doc: _Doc, d: _Def) -> bytes:
+    """Header line(s) of a definition: from its first line up to its body (with an opening `{`)."""
+    start = max(d.start, doc.line_start(d.node.start_byte))
+    body = d.body
+    if body is None or body.start_byte <= start:
+        return doc.src[start : doc.line_end(d.node.start_byte)].rstrip()
+    end = body.start_byte + (doc.src[body.start_byte : body.start_byte + 1] == b"{")
+    return doc.src[start:end].rstrip()
+
+
+def _summary(doc: _Doc, d: _Def) -> bytes:
+    """What a member contributes to its class chunk: its signature and an elided body."""
+    sig = _signature(doc, d)
+    close = b"}" if sig.endswith(b"{") else b""
+    if d.body is not None:
+        close += doc.src[d.body.end_byte : d.node.end_byte].strip()
+    text = (sig + b" ... " + close).rstrip()
+    return text + b"\n" if doc.src[d.end - 1 : d.end] == b"\n" else text
+
+
+def _statement_cuts(doc: _Doc, d: _Def) -> list[int]:
+    """Line starts of the body's statements, where a too-big definition may be split."""
+    body = d.body
+    if body is None:
+        return []
+    while body.named_child_count == 1:  # Go's block wraps a statement_list
+        body = body.named_children[0]
+    cuts: list[int] = []
+    prev_end = d.start
+    for child in body.named_children:
+        line_start = doc.line_start(child.start_byte)
+        if line_start >= prev_end and (not cuts or line_start > cuts[-1]):
+            cuts.append(line_start)
+        prev_end = max(prev_end, child.end_byte)
+    return cuts
+
+
+def _interleave(
+    start: int, end: int, cuts: Sequence[int], members: Sequence[_Piece]
+) -> list[_Piece]:
+    """Cover [start, end) with plain pieces cut at `cuts`, and the members' replacement pieces."""
+    member_at = {m.start: m for m in members}
+    pieces: list[_Piece] = []
+    pos = start
+    for stop in sorted({*cuts, *member_at, end}):
+        if pos < stop <= end:
+            pieces.append(_Piece(pos, stop, None))
+            pos = stop
+        if stop == pos and stop in member_at:
+            pieces.append(member_at[stop])
+            pos = member_at[stop].end
+    return pieces
+
+
+# --- module code, Markdown and windows --------------------------------------------------------
+
+
+def _gap_spans(doc: _Doc, start: int, end: int, limits: _Limits) -> list[_Span]:
+    """Top-level code between definitions; punctuation-only gaps (`}`, `;`) are dropped."""
+    if start >= end or not _WORDY.search(doc.src, start, end):
+        return []
+    return _spans("module", "", _pack(doc, _paragraphs(doc, start, end), b"", limits))
+
+
+def _paragraphs(doc: _Doc, start: int, end: int) -> list[_Piece]:
+    """[start, end) cut after each blank-line run: the statement boundary text without a tree."""
+    pieces: list[_Piece] = []
+    pos = start
+    for m in _PARAGRAPH.finditer(doc.src, start, end):
+        pieces.append(_Piece(pos, m.end(), None))
+        pos = m.end()
+    if pos < end:
+        pieces.append(_Piece(pos, end, None))
+    return pieces
+
+
+def _markdown_spans(doc: _Doc, limits: _Limits) -> list[_Span]:
+    """One section per ATX heading (symbol = heading text), plus the text before the first."""
+    heads = [(0, "", b"")] + _headings(doc)
+    spans: list[_Span] = []
+    for i, (start, title, line) in enumerate(heads):
+        end = heads[i + 1][0] if i + 1 < len(heads) else len(doc.src)
+        if start < end:
+            parts = _pack(doc, _paragraphs(doc, start, end), line, limits)
+            spans += _spans("section", title, parts)
+    return spans
+
+
+def _headings(doc: _Doc) -> list[tuple[int, str, bytes]]:
+    """(offset, title, heading line) of each ATX heading outside fenced code blocks."""
+    found: list[tuple[int, str, bytes]] = []
+    fence = b""
+    pos, size = 0, len(doc.src)
+    while pos < size:
+        end = doc.line_end(pos)
+        line = doc.src[pos:end]
+        marker = m.group(1) if (m := _FENCE.match(line)) else b""
+        if marker and (not fence or marker[:1] == fence[:1] and len(marker) >= len(fence)):
+            fence = b"" if fence else marker
+        elif not fence and (heading := _HEADING.fullmatch(line)):
+            title = (heading.group(2) or b"").decode("utf-8", errors="replace").strip()
+            found.append((pos, title, line.rstrip()))
+        pos = end
+    return found
+
+
+def _window_spans(doc: _Doc, limits: _Limits) -> list[_Span]:
+    """Windows of max_lines / 2 lines for text without structure (and as the safe fallback)."""
+    size = max(1, limits.lines // 2)
+    window = _Limits(size, limits.chars)
+    starts = [0] + [nl + 1 for nl in doc.newlines[size - 1 :: size] if nl + 1 < len(doc.src)]
+    spans: list[_Span] = []
+    for start, end in zip(starts, starts[1:] + [len(doc.src)]):
+        spans += _spans("window", "", _pack(doc, [_Piece(start, end, None)], b"", window))
+    return spans
+
+
+# --- packing pieces into chunks that respect the limits ---------------------------------------
+
+
+def _spans(kind: str, symbol: str, parts: Sequence[_Part]) -> list[_Span]:
+    return [_Span(kind, symbol, part.start, part.end, part.text) for part in parts]
+
+
+def _line_count(text: bytes) -> int:
+    return text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
+
+
+def _fits(doc: _Doc, pieces: Sequence[_Piece], limits: _Limits) -> bool:
+    """Whether the pieces joined stay within the limits, without joining them."""
+    newlines = chars = 0
+    for piece in pieces:
+        if piece.text is None:
+            newlines += doc.src.count(b"\n", piece.start, piece.end)
+            chars += piece.end - piece.start
+        else:
+            newlines += piece.text.count(b"\n")
+            chars += len(piece.text)
+    unterminated = not doc.text(pieces[-1]).endswith(b"\n") if pieces else False
+    return newlines + unterminated <= limits.lines and chars <= limits.chars
+
+
+def _pack(doc: _Doc, pieces: Sequence[_Piece], sig: bytes, limits: _Limits) -> list[_Part]:
+    """Greedily group pieces into parts within the limits; parts after the first start with `sig`.
+
+    Returns (start, end, text) with the real byte range of what each part holds.
+    """
+    if not pieces:
+        return []
+    if _fits(doc, pieces, limits):
+        whole = b"".join(doc.text(p) for p in pieces)
+        return _trimmed(doc, pieces[0].start, pieces[-1].end, whole)
+    head = _repeatable(sig, limits)
+    cap = _Limits(limits.lines - _line_count(head), limits.chars - len(head))
+    parts: list[_Part] = []
+    group: list[_Part] = []
+    lines = chars = 0
+    for atom in _atoms(doc, pieces, cap):
+        atom_lines = _line_count(atom.text)
+        if group and (lines + atom_lines > cap.lines or chars + len(atom.text) > cap.chars):
+            parts += _flush(doc, group, head if parts else b"")
+            group, lines, chars = [], 0, 0
+        group.append(atom)
+        lines, chars = lines + atom_lines, chars + len(atom.text)
+    parts += _flush(doc, group, head if parts else b"")
+    return parts
+
+
+def _flush(doc: _Doc, group: list[_Part], head: bytes) -> list[_Part]:
+    text = head + b"".join(p.text for p in group)
+    return _trimmed(doc, group[0].start, group[-1].end, text) if group else []
+
+
+def _repeatable(sig: bytes, limits: _Limits) -> bytes:
+    """The signature to repeat atop later parts: whole, else its first line, else nothing,
+    so that at least three quarters of every part is left for the code itself."""
+    for candidate in (sig, sig.split(b"\n", 1)[0]):
+        head = candidate.rstrip() + b"\n"
+        small = _line_count(head) * 4 <= limits.lines and len(head) * 4 <= limits.chars
+        if candidate.strip() and small:
+            return head
+    return b""
+
+
+def _atoms(doc: _Doc, pieces: Sequence[_Piece], cap: _Limits) -> Iterator[_Part]:
+    """Pieces with their text resolved; one too big is cut into lines, a long line into slices."""
+    for piece in pieces:
+        text = doc.text(piece)
+        if _line_count(text) <= cap.lines and len(text) <= cap.chars:
+            yield _Part(piece.start, piece.end, text)
+            continue
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            for lo, hi in _slices(line, cap.chars):
+                if piece.text is None:
+                    yield _Part(piece.start + offset + lo, piece.start + offset + hi, line[lo:hi])
+                else:  # a replacement keeps standing for its whole range
+                    yield _Part(piece.start, piece.end, line[lo:hi])
+            offset += len(line)
+
+
+def _slices(line: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """Cut a line into at most `size`-byte slices without splitting a UTF-8 sequence."""
+    pos = 0
+    while pos < len(line):
+        end = min(pos + size, len(line))
+        while pos + 1 < end < len(line) and line[end] & 0xC0 == 0x80:
+            end -= 1
+        yield pos, end
+        pos = end
+
+
+def _trimmed(doc: _Doc, start: int, end: int, text: bytes) -> list[_Part]:
+    """Drop blank lines at both ends of a part, from its text and from its real line range."""
+    text = text[_BLANK_LINES.match(text).end() :].rstrip()
+    if not text:
+        return []
+    first = _NON_SPACE.search(doc.src, start, end)
+    if first is not None:
+        start = max(start, doc.line_start(first.start()))
+        last = start + len(doc.src[start:end].rstrip()) - 1
+        end = min(end, doc.line_end(last))
+    return [_Part(start, end, text)]

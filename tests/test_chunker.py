@@ -1,0 +1,406 @@
+"""Chunker: exact chunks per grammar fixture, splitting, fallbacks and hostile bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from codesearch import chunker
+from codesearch.chunker import GRAMMAR_LANGUAGES, chunk_source
+from codesearch.models import Chunk
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+EXPECTED: dict[str, list[tuple[str, str, int, int]]] = {
+    "bash": [
+        ("module", "", 1, 5),
+        ("function", "log", 7, 10),
+        ("function", "build", 12, 15),
+        ("function", "deploy", 17, 21),
+        ("module", "", 23, 24),
+    ],
+    "c": [
+        ("module", "", 1, 4),
+        ("class", "ring", 6, 11),
+        ("class", "status_t", 13, 16),
+        ("module", "", 18, 18),
+        ("function", "ring_new", 20, 30),
+        ("function", "ring_push", 32, 37),
+    ],
+    "cpp": [
+        ("module", "", 1, 6),
+        ("class", "Matrix", 8, 22),
+        ("method", "Matrix.Matrix", 10, 10),
+        ("method", "Matrix.at", 12, 14),
+        ("method", "Matrix.transpose", 24, 30),
+        ("function", "clamp", 32, 35),
+        ("module", "", 37, 37),
+    ],
+    "csharp": [
+        ("module", "", 1, 5),
+        ("class", "IShelf", 6, 9),
+        ("class", "Shelf", 11, 33),
+        ("method", "Shelf.Shelf", 18, 21),
+        ("method", "Shelf.Add", 23, 30),
+        ("method", "Shelf.Describe", 32, 32),
+        ("class", "Point", 35, 39),
+    ],
+    "go": [
+        ("module", "", 1, 9),
+        ("class", "Store", 11, 15),
+        ("class", "Getter", 17, 20),
+        ("function", "New", 22, 25),
+        ("method", "Store.Get", 27, 36),
+        ("method", "Store.Len", 38, 40),
+    ],
+    "java": [
+        ("module", "", 1, 5),
+        ("class", "Account", 7, 35),
+        ("method", "Account.Account", 13, 15),
+        ("method", "Account.deposit", 17, 24),
+        ("method", "Account.getBalance", 26, 28),
+        ("class", "Account.Listener", 30, 32),
+        ("class", "Account.Kind", 34, 34),
+    ],
+    "javascript": [
+        ("module", "", 1, 3),
+        ("class", "Cart", 5, 25),
+        ("method", "Cart.constructor", 12, 14),
+        ("method", "Cart.add", 16, 19),
+        ("method", "Cart.total", 21, 24),
+        ("function", "describe", 27, 32),
+        ("function", "summary", 34, 34),
+        ("module", "", 36, 37),
+    ],
+    "php": [
+        ("module", "", 1, 7),
+        ("class", "Priced", 9, 12),
+        ("class", "Cart", 14, 34),
+        ("method", "Cart.__construct", 18, 20),
+        ("method", "Cart.add", 22, 28),
+        ("method", "Cart.price", 30, 33),
+        ("function", "format_price", 36, 39),
+        ("module", "", 41, 42),
+    ],
+    "python": [
+        ("module", "", 1, 6),
+        ("class", "Item", 9, 25),
+        ("method", "Item.total", 17, 19),
+        ("class", "Item.Meta", 21, 25),
+        ("method", "Item.Meta.label", 24, 25),
+        ("function", "load_items", 28, 36),
+        ("module", "", 39, 40),
+    ],
+    "ruby": [
+        ("module", "", 1, 3),
+        ("class", "Billing", 5, 28),
+        ("class", "Billing.Invoice", 6, 23),
+        ("method", "Billing.Invoice.initialize", 10, 13),
+        ("method", "Billing.Invoice.add", 15, 18),
+        ("method", "Billing.Invoice.load", 20, 22),
+        ("method", "Billing.tax", 25, 27),
+        ("function", "format_money", 30, 32),
+        ("module", "", 34, 34),
+    ],
+    "rust": [
+        ("module", "", 1, 3),
+        ("class", "Rect", 5, 10),
+        ("class", "Shape", 12, 14),
+        ("class", "Rect", 16, 25),
+        ("method", "Rect.square", 17, 19),
+        ("method", "Rect.scale", 21, 24),
+        ("class", "Rect", 27, 31),
+        ("method", "Rect.area", 28, 30),
+        ("class", "Rect", 33, 37),
+        ("method", "Rect.fmt", 34, 36),
+        ("function", "unit_square", 39, 41),
+    ],
+    "tsx": [
+        ("module", "", 1, 5),
+        ("class", "CounterStore", 7, 18),
+        ("method", "CounterStore.constructor", 10, 12),
+        ("method", "CounterStore.increment", 14, 17),
+        ("function", "Counter", 20, 27),
+        ("function", "Badge", 29, 29),
+        ("module", "", 31, 31),
+    ],
+    "typescript": [
+        ("module", "", 1, 1),
+        ("class", "Job", 3, 7),
+        ("class", "State", 9, 12),
+        ("class", "JobQueue", 14, 33),
+        ("method", "JobQueue.push", 18, 21),
+        ("method", "JobQueue.drain", 23, 32),
+        ("function", "createJob", 35, 37),
+        ("module", "", 39, 40),
+    ],
+}
+
+# (language, class symbol, class start line, signature kept in the class chunk, body line left out)
+CLASS_SUMMARIES = [
+    ("python", "Item", 9, "def total(self, quantity: int) -> float: ...", "return self.price * quantity"),
+    ("javascript", "Cart", 5, "add(item, quantity = 1) { ... }", "this.items.push({ item, quantity });"),
+    ("typescript", "JobQueue", 14, "async drain(): Promise<number> { ... }", "await job.run();"),
+    ("tsx", "CounterStore", 7, "increment(): number { ... }", "this.value += STEP;"),
+    ("rust", "Rect", 16, "pub fn scale(&mut self, factor: f64) { ... }", "self.width *= factor;"),
+    ("java", "Account", 7, "public void deposit(BigDecimal amount) { ... }", "history.add(amount);"),
+    ("cpp", "Matrix", 8, "double& at(int r, int c) { ... }", "return data_[r * cols_ + c];"),
+    ("csharp", "Shelf", 11, "public void Add(string title)", "_titles.Add(title);"),
+    ("ruby", "Billing.Invoice", 6, "def add(description, amount) ... end", "self\n"),
+    ("php", "Cart", 14, "public function add(string $name, float $price): void", "$this->items[$name] = $price;"),
+]
+
+
+def fixture_path(language: str) -> Path:
+    (path,) = (FIXTURES / language).iterdir()
+    return path
+
+
+def chunk_fixture(language: str) -> list[Chunk]:
+    path = fixture_path(language)
+    return chunk_source(path.relative_to(FIXTURES).as_posix(), language, path.read_bytes())
+
+
+def triples(chunks: list[Chunk]) -> list[tuple[str, str, int, int]]:
+    return [(c.kind, c.symbol, c.start_line, c.end_line) for c in chunks]
+
+
+def file_lines(source: bytes, start: int, end: int) -> str:
+    """Lines start..end (1-based, inclusive) of the source, as the chunker would decode them."""
+    return "\n".join(source.decode("utf-8", errors="replace").split("\n")[start - 1 : end])
+
+
+def test_every_grammar_language_has_a_fixture_and_query() -> None:
+    assert GRAMMAR_LANGUAGES == set(EXPECTED)
+    for language in GRAMMAR_LANGUAGES:
+        assert fixture_path(language).stat().st_size > 0
+
+
+@pytest.mark.parametrize("language", sorted(EXPECTED))
+def test_fixture_chunks_are_exact(language: str) -> None:
+    assert triples(chunk_fixture(language)) == EXPECTED[language]
+
+
+@pytest.mark.parametrize("language", sorted(EXPECTED))
+def test_fixture_chunk_text_matches_its_lines(language: str) -> None:
+    source = fixture_path(language).read_bytes()
+    for chunk in chunk_fixture(language):
+        if chunk.kind != "class":
+            assert chunk.text == file_lines(source, chunk.start_line, chunk.end_line)
+        assert chunk.path == f"{language}/{fixture_path(language).name}"
+        assert chunk.language == language
+
+
+@pytest.mark.parametrize(("language", "symbol", "line", "kept", "dropped"), CLASS_SUMMARIES)
+def test_class_chunk_keeps_signatures_not_method_bodies(
+    language: str, symbol: str, line: int, kept: str, dropped: str
+) -> None:
+    chunks = chunk_fixture(language)
+    (cls,) = [c for c in chunks if c.kind == "class" and c.symbol == symbol and c.start_line == line]
+    assert kept in cls.text
+    assert dropped not in cls.text
+    assert any(dropped in c.text for c in chunks if c.kind == "method")
+
+
+LEADING = {
+    "typescript": (
+        b"import x from 'y';\n\n/** A panel. */\n@Component({})\nexport class Panel {\n  show() {}\n}\n"
+    ),
+    "rust": b"use std::io;\n\n/// Checks it.\n#[test]\nfn checks() {\n    run();\n}\n",
+    "python": b"import os\n\n# Caches it.\n@cache\ndef load():\n    return 1\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(LEADING))
+def test_doc_comments_and_decorators_belong_to_the_definition(language: str) -> None:
+    module, definition = chunk_source("f", language, LEADING[language])[:2]
+    assert (module.kind, module.start_line, module.end_line) == ("module", 1, 1)
+    assert definition.kind in {"class", "function"}
+    assert definition.start_line == 3
+
+
+def test_comment_after_blank_line_stays_module_code() -> None:
+    source = b"# Section header.\n\ndef f():\n    return 1\n"
+    expected = [("module", "", 1, 1), ("function", "f", 3, 4)]
+    assert triples(chunk_source("f.py", "python", source)) == expected
+
+
+def big_function(language: str, statements: int) -> bytes:
+    if language == "python":
+        body = "".join(f"    total += step({i})\n" for i in range(statements))
+        return f"import os\n\n\ndef accumulate(step):\n    total = 0\n{body}    return total\n".encode()
+    body = "".join(f"  total += step({i});\n" for i in range(statements))
+    head = "import os from 'os';\n\n\nfunction accumulate(step) {\n  let total = 0;\n"
+    return f"{head}{body}  return total;\n}}\n".encode()
+
+
+@pytest.mark.parametrize("language", ["python", "javascript"])
+def test_oversized_function_is_split_with_signature_repeated(language: str) -> None:
+    source = big_function(language, 40)
+    signature = source.decode().split("\n")[3]
+    parts = [c for c in chunk_source("big", language, source, max_lines=12) if c.kind == "function"]
+    assert len(parts) > 3
+    assert {c.symbol for c in parts} == {"accumulate"}
+    assert parts[0].start_line == 4
+    assert parts[-1].end_line == source.count(b"\n")
+    for before, after in zip(parts, parts[1:]):
+        assert after.start_line == before.end_line + 1
+    for part in parts:
+        lines = part.text.split("\n")
+        assert len(lines) <= 12
+        assert lines[0] == signature
+        own = lines if part is parts[0] else lines[1:]
+        assert "\n".join(own) == file_lines(source, part.start_line, part.end_line)
+
+
+def test_oversized_function_respects_max_chars() -> None:
+    source = big_function("python", 40)
+    parts = [c for c in chunk_source("big.py", "python", source, max_chars=300) if c.kind == "function"]
+    assert len(parts) > 3
+    assert all(len(c.text) <= 300 and c.text.startswith("def accumulate(step):") for c in parts)
+
+
+def test_single_huge_statement_is_cut_by_lines() -> None:
+    items = "".join(f"        {i},\n" for i in range(50))
+    source = f"def table():\n    return [\n{items}    ]\n".encode()
+    parts = chunk_source("t.py", "python", source, max_lines=10)
+    assert len(parts) >= 6
+    assert all(len(c.text.split("\n")) <= 10 for c in parts)
+    assert (parts[0].start_line, parts[-1].end_line) == (1, 53)
+
+
+def test_overlong_line_is_cut_by_chars() -> None:
+    source = b"var data = [" + b"1, " * 5000 + b"];\n"
+    chunks = chunk_source("min.js", "javascript", source, max_chars=1000)
+    assert len(chunks) >= 15
+    assert all(len(c.text) <= 1000 and c.start_line == c.end_line == 1 for c in chunks)
+    assert "".join(c.text for c in chunks).replace(" ", "") == source.decode().strip().replace(" ", "")
+
+
+def test_definitions_sharing_a_line_do_not_repeat_it() -> None:
+    source = b"function a(){return 1}function b(){return 2}class C{m(){return 3}}\n"
+    chunks = chunk_source("min.js", "javascript", source)
+    assert [(c.symbol, c.text) for c in chunks] == [
+        ("a", "function a(){return 1}"),
+        ("b", "function b(){return 2}"),
+        ("C", "class C{m(){ ... }}"),
+        ("C.m", "m(){return 3}"),
+    ]
+
+
+MARKDOWN = b"""Intro before any heading.
+
+# Install
+
+Run the installer.
+
+```sh
+# not a heading, a shell comment
+pip install codesearch
+```
+
+## Usage ##
+
+Ask a question.
+"""
+
+
+def test_markdown_splits_at_headings() -> None:
+    chunks = chunk_source("README.md", "markdown", MARKDOWN)
+    assert triples(chunks) == [
+        ("section", "", 1, 1),
+        ("section", "Install", 3, 10),
+        ("section", "Usage", 12, 14),
+    ]
+    assert chunks[1].text.startswith("# Install\n")
+
+
+def test_long_markdown_section_is_windowed_under_its_heading() -> None:
+    source = b"# Notes\n" + b"".join(b"note %d\n" % i for i in range(50))
+    chunks = chunk_source("NOTES.md", "markdown", source, max_lines=20)
+    assert len(chunks) >= 3
+    assert all(c.kind == "section" and c.symbol == "Notes" for c in chunks)
+    assert all(c.text.startswith("# Notes\n") and len(c.text.split("\n")) <= 20 for c in chunks)
+    assert (chunks[0].start_line, chunks[-1].end_line) == (1, 51)
+
+
+@pytest.mark.parametrize("language", ["yaml", "text", "toml"])
+def test_text_without_grammar_is_cut_into_half_size_windows(language: str) -> None:
+    source = b"".join(b"key%d: value\n" % i for i in range(130))
+    chunks = chunk_source("config", language, source)
+    assert triples(chunks) == [("window", "", 1, 60), ("window", "", 61, 120), ("window", "", 121, 130)]
+
+
+BROKEN = {
+    "python": b"def ok(x):\n    return x\n\ndef broken(:\n    pass\n\nclass K:\n    def m(self):\n        return 1\n",
+    "javascript": b"function ok() { return 1; }\n\nfunction broken( {\n\nclass K {\n  m() { return 2; }\n}\n",
+    "java": b"class K {\n  void ok() { run(); }\n  void broken( { \n}\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(BROKEN))
+def test_syntax_errors_still_yield_definitions(language: str) -> None:
+    chunks = chunk_source("broken", language, BROKEN[language])
+    assert chunks
+    assert any(c.kind in {"function", "method"} for c in chunks)
+
+
+CLEAN = {
+    "python": b"import os\n\nNAME = 'x'\n\ndef f():\n    return 1\n\nclass A:\n    def m(self):\n        return 2\n",
+    "javascript": (
+        b"import os from 'os';\n\nconst NAME = 'x';\n\n"
+        b"function f() {\n  return 1;\n}\n\nclass A {\n  m() { return 2; }\n}\n"
+    ),
+}
+
+HOSTILE = {
+    "bom": lambda s: b"\xef\xbb\xbf" + s,
+    "crlf": lambda s: s.replace(b"\n", b"\r\n"),
+    "invalid_utf8": lambda s: s.replace(b"'x'", b"'\xff\xfe\xc3'"),
+    "nul": lambda s: s.replace(b"'x'", b"'\x00x'"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(HOSTILE))
+@pytest.mark.parametrize("language", sorted(CLEAN))
+def test_hostile_bytes_keep_line_numbers(language: str, variant: str) -> None:
+    clean = triples(chunk_source("f", language, CLEAN[language]))
+    assert [k for k, *_ in clean] == ["module", "function", "class", "method"]
+    assert triples(chunk_source("f", language, HOSTILE[variant](CLEAN[language]))) == clean
+
+
+@pytest.mark.parametrize("language", ["python", "markdown", "text", "rust"])
+@pytest.mark.parametrize("source", [b"", b"  \n\n\t\r\n"])
+def test_empty_file_has_no_chunks(language: str, source: bytes) -> None:
+    assert chunk_source("empty", language, source) == []
+
+
+@pytest.mark.parametrize("language", ["python", "javascript"])
+def test_deeply_nested_expression_does_not_raise(language: str) -> None:
+    source = b"x = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n\nfunction_after = 1\n"
+    chunks = chunk_source("deep", language, source)
+    assert chunks[-1].end_line == 3
+
+
+def test_unexpected_error_falls_back_to_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_: object) -> None:
+        raise RuntimeError("grammar surprise")
+
+    monkeypatch.setattr(chunker, "_code_spans", explode)
+    chunks = chunk_source("f.py", "python", CLEAN["python"])
+    assert triples(chunks) == [("window", "", 1, 10)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    source=st.binary(max_size=400),
+    language=st.sampled_from(["python", "c", "ruby", "markdown", "text"]),
+)
+def test_any_bytes_give_chunks_inside_the_file(source: bytes, language: str) -> None:
+    last_line = source.count(b"\n") + 1
+    for chunk in chunk_source("fuzz", language, source, max_lines=8, max_chars=120):
+        assert 1 <= chunk.start_line <= chunk.end_line <= last_line
+        assert chunk.text.strip()
