@@ -15,7 +15,7 @@ from codesearch.locate import find_index
 from codesearch.models import Chunk, Hit
 from codesearch.store import Store
 from codesearch.tasks import query_task
-from codesearch.text import subtokens
+from codesearch.text import query_words
 from codesearch.vectors import VECTORS_NAME, VectorIndex
 
 MODES = ("hybrid", "dense", "lexical")
@@ -108,7 +108,7 @@ class Searcher:
 
     def _rank(self, query: str, task: str, mode: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
         dense = self._dense(query, task, pool, allowed) if mode != "lexical" else []
-        lexical = self.store.lexical_search(subtokens(query), pool, allowed) if mode != "dense" else []
+        lexical = self.store.lexical_search(query_words(query), pool, allowed) if mode != "dense" else []
         if mode == "dense":
             return dense
         if mode == "lexical":

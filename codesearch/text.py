@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+STOPWORDS = frozenset(
+    "the a an of to in and or is are be for on with by as at from how do does i can this that it its "
+    "what which when where self return def function var let const if else end".split()
+)
+"""Words nearly every chunk or query has: they cost lexical search time and carry no signal."""
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -10,10 +17,14 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 def split_identifier(word: str) -> list[str]:
     """`parseJSON` -> [parse, json]; `read_file2` -> [read, file, 2] (lower case)."""
-    parts: list[str] = []
-    for piece in word.split("_"):
-        parts.extend(m.group(0).lower() for m in _CAMEL.finditer(piece))
-    return parts
+    return [part.lower() for piece in word.split("_") for part in _CAMEL.findall(piece)]
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_subtokens(word: str) -> tuple[str, ...]:
+    """Identifiers repeat heavily within a code base, so each is split once per process."""
+    parts = split_identifier(word)
+    return (*parts, "".join(parts)) if len(parts) > 1 else tuple(parts)
 
 
 def subtokens(text: str) -> list[str]:
@@ -22,10 +33,12 @@ def subtokens(text: str) -> list[str]:
     `parseJSON` -> `parse json parsejson`, so both the words and the joined name match.
     """
     out: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        parts = split_identifier(word)
-        out.extend(parts)
-        if len(parts) > 1:
-            out.append("".join(parts))
+    for word in _WORD.findall(text):
+        out.extend(_word_subtokens(word))
     return out
+
+
+def query_words(query: str) -> list[str]:
+    """A query's subtokens without stopwords, unless stopwords are all it has."""
+    words = subtokens(query)
+    return [w for w in words if w not in STOPWORDS] or words

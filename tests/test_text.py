@@ -2,7 +2,7 @@
 
 import pytest
 
-from codesearch.text import split_identifier, subtokens
+from codesearch.text import query_words, split_identifier, subtokens
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,11 @@ def test_subtokens_add_the_joined_identifier() -> None:
 
 def test_subtokens_ignore_punctuation_and_unicode_symbols() -> None:
     assert subtokens("a + b → c;") == ["a", "b", "c"]
+
+
+def test_query_words_drop_stopwords() -> None:
+    assert query_words("how to parse the JSON") == ["parse", "json"]
+
+
+def test_query_words_keep_stopwords_when_nothing_else() -> None:
+    assert query_words("the") == ["the"]

@@ -9,6 +9,7 @@ behaves like a dense TF-weighted bag of words. Tasks do not change the vector.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import Counter
 from functools import lru_cache
@@ -18,15 +19,11 @@ import numpy as np
 
 from codesearch.embedders.base import normalize_rows
 from codesearch.errors import CodesearchError
-from codesearch.text import subtokens
+from codesearch.text import STOPWORDS, subtokens
 
 DEFAULT_DIMS = 384
 MODEL_NAME = "hash-subtokens"
 _VERSION = "v1"
-_STOPWORDS = frozenset(
-    "the a an of to in and or is are be for on with this that it self return def function "
-    "var let const if else end".split()
-)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -51,10 +48,22 @@ class StaticEmbedder:
         self.signature = f"static:{self.model}:{self.dimensions}:{_VERSION}"
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
+        weights: list[float] = []
         for row, text in enumerate(texts):
-            counts = Counter(t for t in subtokens(text) if t not in _STOPWORDS)
+            counts = Counter(t for t in subtokens(text) if t not in STOPWORDS)
             for token, count in counts.items():
                 bucket, sign = _bucket(token, self.dimensions)
-                out[row, bucket] += sign * (1.0 + np.log(count))
+                rows.append(row)
+                cols.append(bucket)
+                weights.append(sign * _tf(count))
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)), np.asarray(weights, dtype=np.float32))
         return normalize_rows(out)
+
+
+@lru_cache(maxsize=1024)
+def _tf(count: int) -> float:
+    """Sublinear term frequency: a name used ten times is not ten times the evidence."""
+    return 1.0 + math.log(count)
