@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,15 @@ def test_corrupt_database_is_one_line_error(indexed: Path, cli) -> None:
     assert result.exit_code == 1
     assert "--full" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_index_from_another_embedder_version_says_how_to_rebuild(indexed: Path, cli) -> None:
+    db = sqlite3.connect(indexed / ".codesearch/index.db")
+    saved = json.loads(db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()[0])
+    saved["signature"] = "static:hash-subtokens:384:v0"
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'", (json.dumps(saved),))
+    db.close()
+    result = cli("ask", "json", "--index", indexed, "--mode", "dense")
+    assert result.exit_code == 1
+    assert "codesearch index --full" in result.stderr
