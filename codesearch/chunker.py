@@ -165,7 +165,8 @@ def chunk_source(
         spans = None
     if spans is None:
         spans = _window_spans(doc, limits)
-    return [_to_chunk(doc, path, language, span) for span in spans]
+    chunks = (_to_chunk(doc, path, language, span) for span in spans)
+    return [chunk for chunk in chunks if chunk.text.strip()]  # a lone BOM is no content
 
 
 def _to_chunk(doc: _Doc, path: str, language: str, span: _Span) -> Chunk:

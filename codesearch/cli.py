@@ -151,5 +151,30 @@ def status(index_dir: Optional[Path] = IndexOption, as_json: bool = JsonOption) 
         render.status(Console(), info)
 
 
+@app.command()
+@friendly
+def watch(
+    path: Path = typer.Argument(Path("."), help="Repository root to watch."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print each batch: paths, files and chunks changed, milliseconds."),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="Where the index lives (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
+    poll: bool = typer.Option(False, "--poll", help="Poll every second instead of native file events (network file systems, some containers)."),
+) -> None:
+    """Keep the index fresh: sync now, then re-index files as they change, until Ctrl-C or SIGTERM.
+
+    Example: codesearch watch ./myrepo --verbose
+    """
+    from codesearch.watcher import Notice, Watcher, stop_on_signals
+
+    def show(notice: Notice) -> None:
+        if notice.warning:
+            typer.echo(f"codesearch: warning: {notice.message}", err=True)
+        elif verbose:
+            typer.echo(notice.message, err=True)
+
+    watcher = Watcher(path, index_dir=index_dir, poll=poll, on_notice=show)
+    with stop_on_signals(watcher):
+        watcher.run()
+
+
 def main() -> None:
     app()

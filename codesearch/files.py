@@ -98,6 +98,32 @@ def discover(
     yield from walk.directory(str(root), "")
 
 
+def discover_paths(
+    root: Path,
+    paths: Iterable[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    index_dir: Path | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> list[SourceFile]:
+    """The indexable files at `paths` (relative POSIX; a directory stands for all below it).
+
+    What a watcher needs: no walk of the whole tree, yet each file is judged exactly as
+    `discover` judges it, since each parent directory is scanned once by the same walk.
+    """
+    root = Path(os.path.abspath(root))
+    walk = _Walk(root, IgnoreRules(root, index_dir), max_bytes, on_skip or _unreported)
+    wanted: dict[str, set[str]] = {}
+    for path in paths:
+        parent, _, name = path.rpartition("/")
+        wanted.setdefault(parent, set()).add(name)
+    found: dict[str, SourceFile] = {}
+    for parent, names in wanted.items():
+        if not (parent and walk.rules.is_ignored(parent, is_dir=True)):
+            found.update((source.path, source) for source in walk.entries(parent, names))
+    return sorted(found.values(), key=lambda source: source.path)
+
+
 def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The file's bytes; raises SkipFile when it vanished, is unreadable, grew too large or is binary.
 
@@ -433,17 +459,32 @@ class _Walk:
         self.open.add(identity)
         base = Path(path)
         try:
-            for key, entry in sorted(entries):
-                child = prefix + entry.name
-                if key.endswith("/"):
-                    if not self.rules.prunes_dir(child):
-                        yield from self._subdirectory(entry, child)
-                elif not self.rules.ignores_file(child):
-                    source = self._source_file(entry, child, base)
-                    if source is not None:
-                        yield source
+            for _key, entry in sorted(entries):
+                yield from self._entry(entry, prefix + entry.name, base)
         finally:
             self.open.discard(identity)
+
+    def entries(self, parent: str, names: set[str]) -> Iterator[SourceFile]:
+        """The files at `names` inside directory `parent`; nothing when it is gone."""
+        base = Path(self.root, parent)
+        try:
+            with os.scandir(base) as scan:
+                chosen = [entry for entry in scan if entry.name in names]
+        except OSError:
+            return
+        prefix = f"{parent}/" if parent else ""
+        for entry in chosen:
+            yield from self._entry(entry, prefix + entry.name, base)
+
+    def _entry(self, entry: os.DirEntry[str], relpath: str, base: Path) -> Iterator[SourceFile]:
+        """One directory entry, judged by the ignore rules: a subtree, a file, or nothing."""
+        if _is_dir(entry):
+            if not self.rules.prunes_dir(relpath):
+                yield from self._subdirectory(entry, relpath)
+        elif not self.rules.ignores_file(relpath):
+            source = self._source_file(entry, relpath, base)
+            if source is not None:
+                yield source
 
     def _subdirectory(self, entry: os.DirEntry[str], relpath: str) -> Iterator[SourceFile]:
         """Enter a directory; a symlinked one only when that indexes something new."""

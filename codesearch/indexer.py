@@ -13,16 +13,17 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from codesearch.chunker import chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError
-from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, read_source
+from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, discover_paths, read_source
 from codesearch.locate import index_dir_for_root, prepare_index_dir
+from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.store import FileState, Store
 from codesearch.tasks import PASSAGE_TASK
@@ -37,6 +38,7 @@ _DROP_REASONS = frozenset({"vanished", "binary", "too large"})
 class Progress:
     """Where a sync stands; `files_total` is None while files are still being discovered."""
 
+    files_found: int = 0
     files_done: int = 0
     files_total: int | None = None
     chunks_written: int = 0
@@ -44,6 +46,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+SkipCallback = Callable[[str, str], None]
 
 
 @dataclass
@@ -97,22 +100,36 @@ def sync(
     full: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: ProgressCallback | None = None,
+    paths: Iterable[str] | None = None,
+    on_skip: SkipCallback | None = None,
+    writer: str = "index",
+    wait: float | None = None,
 ) -> SyncReport:
-    """Bring the index of `root` up to date with the files on disk."""
+    """Bring the index of `root` up to date with the files on disk.
+
+    `paths` (relative POSIX paths of files or directories, a directory standing for everything
+    below it) limits the sync to them, without a discovery walk: what a watcher needs, one
+    batch of changed paths at a time. Files skipped as unindexable are reported through
+    `on_skip(path, reason)`. The index's writer lock is held throughout; while another process
+    holds it this waits up to `wait` seconds, then raises IndexBusy naming that process and
+    its role (`writer` is this one's, for the same message the other way round).
+    """
     root = Path(root).absolute()
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
     index_dir = index_dir_for_root(root, index_dir)
     prepare_index_dir(index_dir)
-    store = Store.open(index_dir, create=True)
-    try:
-        if full:
-            store.clear()
-        embedder = open_embedder(store, spec, record=True)
-        store.set_meta("root", str(root))
-        return _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None)).run()
-    finally:
-        store.close()
+    with writer_lock(index_dir, writer, wait):
+        store = Store.open(index_dir, create=True)
+        try:
+            if full:
+                store.clear()
+            embedder = open_embedder(store, spec, record=True)
+            store.set_meta("root", str(root))
+            run = _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip)
+            return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
+        finally:
+            store.close()
 
 
 def open_embedder(store: Store, spec: EmbedderSpec | None, *, record: bool = False) -> Embedder:
@@ -153,9 +170,12 @@ def _differs(spec: EmbedderSpec, saved: dict) -> bool:
 class _Sync:
     """One run of sync; holds the counters so the steps stay short."""
 
-    def __init__(self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int, progress: ProgressCallback) -> None:
-        self.root, self.store, self.embedder = root, store, embedder
-        self.max_bytes, self.progress_cb = max_bytes, progress
+    def __init__(
+        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int,
+        progress: ProgressCallback, on_skip: SkipCallback | None,
+    ) -> None:
+        self.root, self.index_dir, self.store, self.embedder = root, index_dir, store, embedder
+        self.max_bytes, self.progress_cb, self.on_skip = max_bytes, progress, on_skip
         self.vectors_path = index_dir / VECTORS_NAME
         self.report = SyncReport(root=str(root), index_dir=str(index_dir), embedder=embedder.signature)
         self.progress = Progress()
@@ -164,12 +184,15 @@ class _Sync:
         self.added_ids: list[int] = []
         self.tokens_before = getattr(embedder, "tokens_used", 0)
 
-    def run(self) -> SyncReport:
+    def run(self, paths: list[str] | None) -> SyncReport:
+        """Sync every file under the root, or only `paths` (see `sync`)."""
         started = time.perf_counter()
         vectors = VectorIndex.load(self.vectors_path, self.store.generation, self.embedder.dimensions)
-        found = self._discover()
+        found = self._discover() if paths is None else self._look_at(paths)
         states = self.store.file_states()
-        self._delete_missing(states, {f.path for f in found})
+        scope = None if paths is None else set(paths)
+        in_scope = [path for path in states if scope is None or _covered(path, scope)]
+        self._delete_missing(in_scope, {f.path for f in found})
         changed = [f for f in found if _stat_changed(states.get(f.path), f)]
         self.report.files_changed = len(changed)
         self.progress.files_total = len(changed)
@@ -183,18 +206,24 @@ class _Sync:
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
-        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.vectors_path.parent, on_skip=self._skip):
+        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip):
             found.append(source)
             if len(found) % 1000 == 0:
+                self.progress.files_found = len(found)
                 self.progress_cb(self.progress)
         self.report.files = len(found)
         return found
 
-    def _skip(self, _path: str, reason: str) -> None:
-        self.skipped[reason] += 1
+    def _look_at(self, paths: list[str]) -> list[SourceFile]:
+        return discover_paths(self.root, paths, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip)
 
-    def _delete_missing(self, states: dict[str, FileState], present: set[str]) -> None:
-        gone = [path for path in states if path not in present]
+    def _skip(self, path: str, reason: str) -> None:
+        self.skipped[reason] += 1
+        if self.on_skip is not None:
+            self.on_skip(path, reason)
+
+    def _delete_missing(self, candidates: list[str], present: set[str]) -> None:
+        gone = [path for path in candidates if path not in present]
         if gone:
             with self.store.transaction():
                 self.removed_ids += self.store.delete_files(gone)
@@ -221,7 +250,7 @@ class _Sync:
             try:
                 data = read_source(source, self.max_bytes)
             except SkipFile as skip:
-                self.skipped[str(skip)] += 1
+                self._skip(source.path, str(skip))
                 if str(skip) in _DROP_REASONS and source.path in states:
                     dropped.append(source.path)
                 continue
@@ -285,6 +314,12 @@ def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
+
+
+def _covered(path: str, paths: set[str]) -> bool:
+    """Whether `path` is one of `paths` or lies below one of them."""
+    parts = path.split("/")
+    return any("/".join(parts[:depth]) in paths for depth in range(1, len(parts) + 1))
 
 
 def _stat_changed(state: FileState | None, source: SourceFile) -> bool:

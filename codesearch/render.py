@@ -34,9 +34,11 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback]:
         task = bar.add_task("discovering", total=None, detail="")
 
         def update(state: SyncProgress) -> None:
+            if state.files_total is None:
+                bar.update(task, description="discovering", detail=f"{state.files_found:,} files found")
+                return
             detail = f"{state.chunks_written:,} chunks, {state.embedded:,} embedded"
-            description = "discovering" if state.files_total is None else "indexing"
-            bar.update(task, description=description, total=state.files_total, completed=state.files_done, detail=detail)
+            bar.update(task, description="indexing", total=state.files_total, completed=state.files_done, detail=detail)
 
         yield update
 

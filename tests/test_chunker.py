@@ -404,3 +404,8 @@ def test_any_bytes_give_chunks_inside_the_file(source: bytes, language: str) -> 
     for chunk in chunk_source("fuzz", language, source, max_lines=8, max_chars=120):
         assert 1 <= chunk.start_line <= chunk.end_line <= last_line
         assert chunk.text.strip()
+
+
+@pytest.mark.parametrize("language", ["markdown", "text", "python"])
+def test_bom_only_file_has_no_chunks(language: str) -> None:
+    assert chunk_source("a", language, b"\xef\xbb\xbf\n") == []

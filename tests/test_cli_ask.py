@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from codesearch.searcher import Searcher
 from conftest import ask_json
 
 RESULT_KEYS = {"path", "start_line", "end_line", "symbol", "kind", "language", "score", "text"}
@@ -161,3 +162,12 @@ def test_index_from_another_embedder_version_says_how_to_rebuild(indexed: Path, 
     result = cli("ask", "json", "--index", indexed, "--mode", "dense")
     assert result.exit_code == 1
     assert "codesearch index --full" in result.stderr
+
+
+def test_open_searcher_sees_later_index_changes(indexed: Path, cli) -> None:
+    with Searcher(indexed) as searcher:
+        searcher.search("fibonacci")
+        (indexed / "src/strings.py").write_text("def reverse_words(sentence):\n    return sentence[::-1]\n")
+        assert cli("index", indexed, "--quiet").exit_code == 0
+        top = searcher.search("reverse words", mode="dense").hits[0]
+    assert top.symbol == "reverse_words"
