@@ -31,6 +31,7 @@ from codesearch.vectors import VECTORS_NAME, VectorIndex
 
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
+EMBED_SLICE = 2048
 _DROP_REASONS = frozenset({"vanished", "binary", "too large"})
 
 
@@ -197,11 +198,13 @@ class _Sync:
         self.report.files_changed = len(changed)
         self.progress.files_total = len(changed)
         self.progress_cb(self.progress)
+        completed = False
         try:
             for batch in _batches(changed):
                 self._sync_batch(batch, states)
+            completed = True
         finally:
-            self._finish(vectors, started)
+            self._finish(vectors, started, collect_garbage=completed and paths is None)
         return self.report
 
     def _discover(self) -> list[SourceFile]:
@@ -232,10 +235,8 @@ class _Sync:
 
     def _sync_batch(self, batch: list[SourceFile], states: dict[str, FileState]) -> None:
         prepared, dropped = self._prepare(batch, states)
-        vectors, keys = self._embed_missing(prepared)
+        self._embed_missing(prepared)
         with self.store.transaction():
-            if keys:
-                self.store.put_vectors(keys, vectors, self.embedder.signature)
             self.removed_ids += self.store.delete_files(dropped)
             for item in prepared:
                 self._write(item)
@@ -264,18 +265,23 @@ class _Sync:
             prepared.append(_Prepared(source, digest, chunks, [text_key(t) for t in texts], texts))
         return prepared, dropped
 
-    def _embed_missing(self, prepared: list[_Prepared]) -> tuple[np.ndarray, list[str]]:
-        """Embed each distinct text not already stored under this embedder's signature."""
+    def _embed_missing(self, prepared: list[_Prepared]) -> None:
+        """Embed each distinct text not already stored under this embedder's signature.
+
+        Vectors are committed slice by slice, before the chunks that use them: if the embedder
+        fails half-way (the API goes down), what it did deliver is kept for the next run.
+        """
         by_key = {k: t for item in prepared if item.chunks for k, t in zip(item.keys, item.texts)}
         missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
-        total_chunks = sum(len(item.keys) for item in prepared)
-        self.report.reused += total_chunks - len(missing)
-        if not missing:
-            return np.zeros((0, self.embedder.dimensions), dtype=np.float32), []
-        vectors = self.embedder.embed([by_key[k] for k in missing], PASSAGE_TASK)
-        self.report.embedded += len(missing)
-        self.progress.embedded += len(missing)
-        return vectors, missing
+        self.report.reused += sum(len(item.keys) for item in prepared) - len(missing)
+        for start in range(0, len(missing), EMBED_SLICE):
+            keys = missing[start : start + EMBED_SLICE]
+            vectors = self.embedder.embed([by_key[k] for k in keys], PASSAGE_TASK)
+            with self.store.transaction():
+                self.store.put_vectors(keys, vectors, self.embedder.signature)
+            self.report.embedded += len(keys)
+            self.progress.embedded += len(keys)
+            self.progress_cb(self.progress)
 
     def _write(self, item: _Prepared) -> None:
         source = item.file
@@ -290,10 +296,15 @@ class _Sync:
         self.report.chunks_written += len(added)
         self.progress.chunks_written += len(added)
 
-    def _finish(self, vectors: VectorIndex | None, started: float) -> None:
-        """Record the sync and bring FAISS in step: patch it when it was current, else rebuild."""
+    def _finish(self, vectors: VectorIndex | None, started: float, *, collect_garbage: bool) -> None:
+        """Record the sync and bring FAISS in step: patch it when it was current, else rebuild.
+
+        Unused vectors are dropped only after a complete full sync: an interrupted run's
+        vectors are what lets the next run resume without embedding them again.
+        """
         with self.store.transaction():
-            self.store.drop_orphan_vectors()
+            if collect_garbage:
+                self.store.drop_orphan_vectors()
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)
         if vectors is None:
