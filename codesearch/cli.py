@@ -65,6 +65,9 @@ def index(
     full: bool = typer.Option(False, "--full", help="Drop the index and rebuild it from scratch (also switches embedders)."),
     max_file_size: int = typer.Option(DEFAULT_MAX_BYTES, "--max-file-size", help="Skip files larger than this many bytes."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Where to keep the index (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
+    truncate: bool = typer.Option(False, "--truncate", help="Cut chunks longer than the model's input limit instead of stopping (jina, local)."),
+    device: Optional[str] = typer.Option(None, "--device", help="local: cuda, mps or cpu (default: the best available)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads for the model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -76,7 +79,10 @@ def index(
 
     spec: EmbedderSpec | None = default_spec(embedder, model, dims) if (embedder or model or dims) else None
     with render.progress_bar(enabled=not quiet and not as_json) as on_progress:
-        report = sync(path, index_dir=index_dir, spec=spec, full=full, max_bytes=max_file_size, progress=on_progress)
+        report = sync(
+            path, index_dir=index_dir, spec=spec, full=full, max_bytes=max_file_size, progress=on_progress,
+            embedder_options={"truncate": truncate, "device": device, "threads": threads},
+        )
     if as_json:
         typer.echo(json.dumps(report.__dict__))
     elif not quiet:

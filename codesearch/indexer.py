@@ -14,13 +14,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from codesearch.chunker import chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
-from codesearch.errors import CodesearchError
+from codesearch.errors import CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, discover_paths, read_source
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
@@ -105,6 +105,7 @@ def sync(
     on_skip: SkipCallback | None = None,
     writer: str = "index",
     wait: float | None = None,
+    embedder_options: Mapping[str, object] | None = None,
 ) -> SyncReport:
     """Bring the index of `root` up to date with the files on disk.
 
@@ -114,6 +115,7 @@ def sync(
     `on_skip(path, reason)`. The index's writer lock is held throughout; while another process
     holds it this waits up to `wait` seconds, then raises IndexBusy naming that process and
     its role (`writer` is this one's, for the same message the other way round).
+    `embedder_options` are run-time settings for the embedder (`truncate`, `device`, `threads`).
     """
     root = Path(root).absolute()
     if not root.is_dir():
@@ -125,7 +127,7 @@ def sync(
         try:
             if full:
                 store.clear()
-            embedder = open_embedder(store, spec, record=True)
+            embedder = open_embedder(store, spec, record=True, options=embedder_options)
             store.set_meta("root", str(root))
             run = _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip)
             return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
@@ -133,13 +135,15 @@ def sync(
             store.close()
 
 
-def open_embedder(store: Store, spec: EmbedderSpec | None, *, record: bool = False) -> Embedder:
+def open_embedder(
+    store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None
+) -> Embedder:
     """The embedder the index was built with; a different one is refused, never mixed in."""
     stored = store.get_meta("embedder")
     if stored is None:
         if not record:
             raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
-        embedder = create_embedder(spec or default_spec())
+        embedder = create_embedder(spec or default_spec(), options)
         saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
         with store.transaction():
             store.set_meta("embedder", json.dumps(saved))
@@ -151,7 +155,7 @@ def open_embedder(store: Store, spec: EmbedderSpec | None, *, record: bool = Fal
             f"this index was built with {saved['signature']}; to switch embedders rebuild it with "
             f"`codesearch index --full --embedder {spec.backend}`"
         )
-    embedder = create_embedder(EmbedderSpec(saved["backend"], saved["model"], saved["dims"]))
+    embedder = create_embedder(EmbedderSpec(saved["backend"], saved["model"], saved["dims"]), options)
     if embedder.signature != saved["signature"]:
         raise CodesearchError(
             f"this index was built with {saved['signature']} but this codesearch provides {embedder.signature}; "
@@ -276,7 +280,10 @@ class _Sync:
         self.report.reused += sum(len(item.keys) for item in prepared) - len(missing)
         for start in range(0, len(missing), EMBED_SLICE):
             keys = missing[start : start + EMBED_SLICE]
-            vectors = self.embedder.embed([by_key[k] for k in keys], PASSAGE_TASK)
+            try:
+                vectors = self.embedder.embed([by_key[k] for k in keys], PASSAGE_TASK)
+            except TextTooLongError as exc:
+                raise CodesearchError(f"{_locate(prepared, keys[exc.index])}: {exc}") from exc
             with self.store.transaction():
                 self.store.put_vectors(keys, vectors, self.embedder.signature)
             self.report.embedded += len(keys)
@@ -325,6 +332,16 @@ def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
+
+
+def _locate(prepared: list[_Prepared], key: str) -> str:
+    """`path:start-end (symbol)` of the chunk whose embedded text has `key`."""
+    return next(
+        f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
+        for item in prepared
+        for chunk, chunk_key in zip(item.chunks or [], item.keys)
+        if chunk_key == key
+    )
 
 
 def _covered(path: str, paths: set[str]) -> bool:

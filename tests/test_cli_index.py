@@ -124,3 +124,9 @@ def test_index_honours_env_index_dir(repo: Path, tmp_path: Path, cli, monkeypatc
     index_json(cli, repo)
     assert (elsewhere / "index.db").is_file()
     assert not (repo / ".codesearch").exists()
+
+
+def test_option_for_another_embedder_is_one_line_error(repo: Path, cli) -> None:
+    result = cli("index", repo, "--device", "cpu")
+    assert result.exit_code == 1
+    assert "--device does not apply to the static embedder" in result.stderr

@@ -158,7 +158,7 @@ def test_client_errors_become_one_line_messages(make, server, reply, expected_te
 def test_input_too_long_suggests_truncate(make, server):
     server.max_input_tokens = 20
     message = failure(make(), texts=["x" * 200])
-    assert "too long for jina-code-embeddings-1.5b (400:" in message and "CODESEARCH_JINA_TRUNCATE=1" in message
+    assert "too long for jina-code-embeddings-1.5b (400:" in message and "--truncate" in message
 
 
 def test_truncate_is_sent_and_lets_long_inputs_through(make, server):

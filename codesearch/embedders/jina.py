@@ -480,7 +480,7 @@ class JinaEmbedder:
         if status == 400 or (status == 422 and _TOO_LONG.search(detail)):
             return self._error(
                 f"an input is too long for {self.model} ({status}: {detail}); "
-                "set CODESEARCH_JINA_TRUNCATE=1 to let the API cut such inputs, or use a smaller chunk size"
+                "index with --truncate (or CODESEARCH_JINA_TRUNCATE=1) to let the API cut such inputs, or use a smaller chunk size"
             )
         return self._error(f"Jina API rejected the request ({status}: {detail})")
 
