@@ -11,7 +11,8 @@ STOPWORDS = frozenset(
 )
 """Words nearly every chunk or query has: they cost lexical search time and carry no signal."""
 
-_WORD = re.compile(r"[A-Za-z0-9_]+")
+WORD = re.compile(r"[A-Za-z0-9_]+")
+"""An identifier or number: the unit that is split into subtokens."""
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
@@ -21,7 +22,7 @@ def split_identifier(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=1 << 17)
-def _word_subtokens(word: str) -> tuple[str, ...]:
+def word_subtokens(word: str) -> tuple[str, ...]:
     """Identifiers repeat heavily within a code base, so each is split once per process."""
     parts = split_identifier(word)
     return (*parts, "".join(parts)) if len(parts) > 1 else tuple(parts)
@@ -33,8 +34,8 @@ def subtokens(text: str) -> list[str]:
     `parseJSON` -> `parse json parsejson`, so both the words and the joined name match.
     """
     out: list[str] = []
-    for word in _WORD.findall(text):
-        out.extend(_word_subtokens(word))
+    for word in WORD.findall(text):
+        out.extend(word_subtokens(word))
     return out
 
 

@@ -8,6 +8,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from codesearch.embedders.static import MODEL_NAME
 from conftest import ask_json
 
 
@@ -95,7 +96,7 @@ def test_other_embedder_is_refused(indexed: Path, cli) -> None:
 
 def test_full_switches_embedder(indexed: Path, cli) -> None:
     report = index_json(cli, indexed, "--full", "--dims", "128")
-    assert report["embedder"] == "static:hash-subtokens:128:v1"
+    assert report["embedder"] == f"static:{MODEL_NAME}:128:v2"
 
 
 def test_missing_path_is_one_line_error(tmp_path: Path, cli) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from codesearch.embedders.static import MODEL_NAME
+
 
 def status_json(cli, *args) -> dict:
     result = cli("status", "--json", *args)
@@ -15,7 +17,7 @@ def status_json(cli, *args) -> dict:
 def test_status_reports_the_index(indexed: Path, cli) -> None:
     info = status_json(cli, "--index", indexed)
     assert info["root"] == str(indexed)
-    assert info["embedder"] == "static:hash-subtokens:384:v1"
+    assert info["embedder"] == f"static:{MODEL_NAME}:256:v2"
     assert info["files"] == 5
     assert info["chunks"] > 5
     assert info["bytes_on_disk"] > 0
@@ -32,7 +34,7 @@ def test_status_counts_changes_since_last_sync(indexed: Path, cli) -> None:
 def test_status_for_people(indexed: Path, cli) -> None:
     result = cli("status", "--index", indexed)
     assert result.exit_code == 0
-    assert "static:hash-subtokens" in result.stdout
+    assert f"static:{MODEL_NAME}" in result.stdout
 
 
 def test_status_without_index_is_one_line_error(tmp_path: Path, cli, monkeypatch) -> None:

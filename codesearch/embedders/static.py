@@ -1,69 +1,195 @@
-"""The built-in offline embedder: feature hashing of code subtokens, numpy only.
+"""The built-in offline embedder: a trained static token-embedding model, numpy only.
 
-Interim model until a trained static token-embedding model ships. Each text becomes the bag
-of its code subtokens (`parseJSON` -> parse, json, parsejson); each subtoken is hashed
-(CRC32) to one of `dims` buckets with a hash-derived sign, weighted by 1 + log(count),
-and the vector is L2-normalised. Two texts sharing vocabulary point the same way, so it
-behaves like a dense TF-weighted bag of words. Tasks do not change the vector.
+Recipe (training/ makes the weights; static_model/MODEL_CARD.md says how and how well):
+1. Tokenise with `codesearch.text`'s code-aware splitter: every identifier's lower-cased parts,
+   plus the joined identifier when it has several (`parseJSON` -> parse, json, parsejson).
+2. Map each token to a row of the vocabulary; unknown tokens fall into one of a fixed number of
+   hashed buckets (CRC32), so rare identifiers still match themselves.
+3. A text's vector is the sum over its distinct tokens of `weight[token] * (1 + log count) *
+   vector[token]`, L2-normalised. There are two learned weight tables: one for natural-language
+   queries, one for code (passages and code queries).
+4. `dims` below the model's width keeps the leading components (the model is trained with
+   nested, Matryoshka-style losses so that prefixes stay useful) and re-normalises.
+
+The interim feature-hashing model stays available as `--model hash-subtokens`.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import zlib
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from codesearch.embedders.base import normalize_rows
 from codesearch.errors import CodesearchError
-from codesearch.text import STOPWORDS, subtokens
+from codesearch.text import STOPWORDS, WORD, subtokens, word_subtokens
 
-DEFAULT_DIMS = 384
-MODEL_NAME = "hash-subtokens"
-_VERSION = "v1"
+MODEL_DIR = Path(__file__).resolve().parent / "static_model"
+MODEL_NAME = "codesearch-static-v1"
+HASH_MODEL = "hash-subtokens"
+HASH_DIMS = 384
+_HASH_VERSION = "v1"
+_VERSION = "v2"
+
+_GROUP = 32
+_NL_TASKS = ("nl2code.query", "qa.query")
+"""Queries in natural language use the query weights; code queries and passages the code weights."""
 
 
-@lru_cache(maxsize=1 << 18)
-def _bucket(token: str, dims: int) -> tuple[int, float]:
+def tokenize(text: str) -> list[str]:
+    """The model's tokens for a text (training and inference share this function)."""
+    return subtokens(text)
+
+
+def bucket_of(token: str, buckets: int) -> int:
     """Stable across processes and platforms, unlike Python's salted `hash`."""
-    h = zlib.crc32(token.encode("utf-8"))
-    return h % dims, 1.0 if (h >> 31) & 1 else -1.0
+    return zlib.crc32(token.encode("utf-8")) % buckets
+
+
+class StaticModel:
+    """Vocabulary, token vectors and the two weight tables, loaded from a model directory."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            config = json.loads((directory / "config.json").read_text())
+            vocab = [t for t in (directory / "vocab.txt").read_text(encoding="utf-8").split("\n") if t]
+            vectors = np.load(directory / "vectors.npy", allow_pickle=False)
+            weights = np.load(directory / "weights.npy", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CodesearchError(
+                f"the static model's weights are missing or unreadable in {directory} ({exc.__class__.__name__}); "
+                "reinstall codesearch, or rebuild them with training/README.md"
+            ) from None
+        self.name: str = config["name"]
+        self.dims: int = int(config["dims"])
+        self.buckets: int = int(config["buckets"])
+        self.vocab = {token: i for i, token in enumerate(vocab) if token}
+        self.size = len(vocab) + self.buckets
+        if vectors.shape != (self.size, self.dims) or weights.shape != (2, self.size):
+            raise CodesearchError(f"the static model in {directory} is inconsistent (shapes {vectors.shape}, {weights.shape})")
+        self.vectors = vectors.astype(np.float32)
+        self.weights = weights.astype(np.float32)
+        self._word_ids: dict[str, tuple[int, ...]] = {}
+
+    def ids(self, word: str) -> tuple[int, ...]:
+        cached = self._word_ids.get(word)
+        if cached is None:
+            base, vocab = len(self.vocab), self.vocab
+            cached = tuple(vocab[t] if t in vocab else base + bucket_of(t, self.buckets) for t in word_subtokens(word))
+            if len(self._word_ids) < 1 << 20:
+                self._word_ids[word] = cached
+        return cached
+
+    def text_ids(self, text: str) -> list[int]:
+        cache, ids = self._word_ids, self.ids
+        return list(itertools.chain.from_iterable([cache.get(w) or ids(w) for w in WORD.findall(text)]))
+
+    def embed(self, texts: Sequence[str], table: int, dims: int) -> np.ndarray:
+        """Weighted sum of token vectors per text; rows normalised; empty texts stay zero.
+
+        Works in groups of texts small enough that the gathered token vectors stay in cache.
+        """
+        if len(texts) <= _GROUP:
+            return self._embed_group(texts, table, dims)
+        return np.concatenate([self._embed_group(texts[i : i + _GROUP], table, dims) for i in range(0, len(texts), _GROUP)])
+
+    def _embed_group(self, texts: Sequence[str], table: int, dims: int) -> np.ndarray:
+        n = len(texts)
+        id_lists = [self.text_ids(t) for t in texts]
+        lengths = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=n)
+        out = np.zeros((n, dims), dtype=np.float32)
+        total = int(lengths.sum())
+        if total == 0:
+            return out
+        flat = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64, count=total)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, counts = np.unique(rows * self.size + flat, return_counts=True)
+        key_rows, tokens = np.divmod(keys, self.size)
+        scale = self.weights[table, tokens] * (1.0 + np.log(counts, dtype=np.float32))
+        weighted = np.take(self.vectors, tokens, axis=0)
+        if dims < self.dims:
+            weighted = weighted[:, :dims]
+        weighted *= scale[:, None]
+        starts = np.flatnonzero(np.r_[True, key_rows[1:] != key_rows[:-1]])
+        out[key_rows[starts]] = np.add.reduceat(weighted, starts, axis=0)
+        return normalize_rows(out)
+
+
+@lru_cache(maxsize=4)
+def load_model(directory: str) -> StaticModel:
+    """One copy per process, shared by every embedder instance."""
+    return StaticModel(Path(directory))
 
 
 class StaticEmbedder:
-    """Feature-hashing embedder; see the module docstring for the exact recipe."""
+    """The built-in embedder; see the module docstring for the exact recipe."""
 
     name = "static"
 
     def __init__(self, model: str | None = None, dims: int | None = None) -> None:
-        if model not in (None, MODEL_NAME):
-            raise CodesearchError(f"unknown static model {model!r}; the built-in model is {MODEL_NAME!r}")
-        self.model = MODEL_NAME
-        self.dimensions = dims or DEFAULT_DIMS
-        if not 16 <= self.dimensions <= 4096:
-            raise CodesearchError(f"--dims {self.dimensions} is out of range for the static embedder (16..4096)")
-        self.signature = f"static:{self.model}:{self.dimensions}:{_VERSION}"
+        if model == HASH_MODEL:
+            self._init_hash(dims)
+            return
+        directory = MODEL_DIR if model in (None, "", MODEL_NAME) else Path(model)
+        if model not in (None, "", MODEL_NAME) and not (directory / "config.json").is_file():
+            raise CodesearchError(
+                f"unknown static model {model!r}; the built-in models are {MODEL_NAME!r} and {HASH_MODEL!r} "
+                "(or give a directory holding a trained static model)"
+            )
+        self._model = load_model(str(directory))
+        self.model = self._model.name if directory == MODEL_DIR else str(directory)
+        self.dimensions = dims or self._model.dims
+        if not 16 <= self.dimensions <= self._model.dims:
+            raise CodesearchError(f"--dims {self.dimensions} is out of range for the static embedder (16..{self._model.dims})")
+        self.signature = f"static:{self._model.name}:{self.dimensions}:{_VERSION}"
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray:
-        rows: list[int] = []
-        cols: list[int] = []
-        weights: list[float] = []
-        for row, text in enumerate(texts):
-            counts = Counter(t for t in subtokens(text) if t not in STOPWORDS)
-            for token, count in counts.items():
-                bucket, sign = _bucket(token, self.dimensions)
-                rows.append(row)
-                cols.append(bucket)
-                weights.append(sign * _tf(count))
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)), np.asarray(weights, dtype=np.float32))
-        return normalize_rows(out)
+        if self._model is None:
+            return _hash_embed(texts, self.dimensions)
+        return self._model.embed(texts, 0 if task in _NL_TASKS else 1, self.dimensions)
+
+    def _init_hash(self, dims: int | None) -> None:
+        self._model = None
+        self.model = HASH_MODEL
+        self.dimensions = dims or HASH_DIMS
+        if not 16 <= self.dimensions <= 4096:
+            raise CodesearchError(f"--dims {self.dimensions} is out of range for the static embedder (16..4096)")
+        self.signature = f"static:{HASH_MODEL}:{self.dimensions}:{_HASH_VERSION}"
+
+
+# --- the interim feature-hashing model (`--model hash-subtokens`), unchanged -------------------
+
+
+@lru_cache(maxsize=1 << 18)
+def _bucket(token: str, dims: int) -> tuple[int, float]:
+    h = zlib.crc32(token.encode("utf-8"))
+    return h % dims, 1.0 if (h >> 31) & 1 else -1.0
+
+
+def _hash_embed(texts: Sequence[str], dims: int) -> np.ndarray:
+    """Each subtoken hashed to a signed bucket, weighted by 1 + log(count), L2-normalised."""
+    rows: list[int] = []
+    cols: list[int] = []
+    weights: list[float] = []
+    for row, text in enumerate(texts):
+        counts = Counter(t for t in subtokens(text) if t not in STOPWORDS)
+        for token, count in counts.items():
+            bucket, sign = _bucket(token, dims)
+            rows.append(row)
+            cols.append(bucket)
+            weights.append(sign * _tf(count))
+    out = np.zeros((len(texts), dims), dtype=np.float32)
+    np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)), np.asarray(weights, dtype=np.float32))
+    return normalize_rows(out)
 
 
 @lru_cache(maxsize=1024)
 def _tf(count: int) -> float:
-    """Sublinear term frequency: a name used ten times is not ten times the evidence."""
     return 1.0 + math.log(count)
