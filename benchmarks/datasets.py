@@ -20,11 +20,12 @@ import json
 import random
 import re
 import subprocess
-import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from training.registries import download_command
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 if not SHARED.exists():
@@ -254,13 +255,7 @@ def _package_files(eco: str, name: str, suffix: str, cache: Path) -> dict[str, s
     dest = cache / "pkgs" / f"{eco}-{name}"
     dest.mkdir(parents=True, exist_ok=True)
     if not any(dest.iterdir()):
-        if eco == "pypi":
-            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", "-d", str(dest), name]
-        elif eco == "npm":
-            cmd = ["npm", "pack", "--silent", "--pack-destination", str(dest), name]
-        else:
-            cmd = ["apt-get", "download", "-q", name]
-        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
+        subprocess.run(download_command(eco, name, str(dest)), cwd=dest, check=True, capture_output=True)
     files: dict[str, str] = {}
     for archive in sorted(dest.iterdir()):
         for rel, data in iter_archive(archive):

@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.heldout import HELD_OUT  # noqa: E402
+from training.registries import download_command  # noqa: E402
 
 
 def read_list(path: Path) -> list[tuple[str, str]]:
@@ -37,13 +38,7 @@ def fetch_one(eco: str, name: str, data: Path) -> tuple[str, str, bool, str]:
     if (dest / ".done").exists():
         return eco, name, True, "cached"
     dest.mkdir(parents=True, exist_ok=True)
-    if eco == "pypi":
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", "-d", str(dest), name]
-    elif eco == "npm":
-        cmd = ["npm", "pack", "--silent", "--pack-destination", str(dest), name]
-    else:
-        cmd = ["apt-get", "download", "-q", name]
-    proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(download_command(eco, name, str(dest)), cwd=dest, capture_output=True, text=True, timeout=900)
     if proc.returncode == 0 and any(p.name != ".done" for p in dest.iterdir()):
         (dest / ".done").write_text("")
         return eco, name, True, ""
