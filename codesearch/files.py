@@ -93,9 +93,8 @@ def discover(
     indexed under their real path), "directory seen twice". Never raises for a file or
     directory; a missing root is reported as (".", "vanished").
     """
-    root = Path(os.path.abspath(root))
-    walk = _Walk(root, IgnoreRules(root, index_dir), max_bytes, on_skip or _unreported)
-    yield from walk.directory(str(root), "")
+    walk = _new_walk(root, max_bytes, index_dir, on_skip)
+    yield from walk.directory(walk.root, "")
 
 
 def discover_paths(
@@ -111,8 +110,7 @@ def discover_paths(
     What a watcher needs: no walk of the whole tree, yet each file is judged exactly as
     `discover` judges it, since each parent directory is scanned once by the same walk.
     """
-    root = Path(os.path.abspath(root))
-    walk = _Walk(root, IgnoreRules(root, index_dir), max_bytes, on_skip or _unreported)
+    walk = _new_walk(root, max_bytes, index_dir, on_skip)
     wanted: dict[str, set[str]] = {}
     for path in paths:
         parent, _, name = path.rpartition("/")
@@ -122,6 +120,12 @@ def discover_paths(
         if not (parent and walk.rules.is_ignored(parent, is_dir=True)):
             found.update((source.path, source) for source in walk.entries(parent, names))
     return sorted(found.values(), key=lambda source: source.path)
+
+
+def _new_walk(root: Path, max_bytes: int, index_dir: Path | None, on_skip: Callable[[str, str], None] | None) -> _Walk:
+    """discover and discover_paths judge files by the same rules, limits and reporting."""
+    absolute = Path(os.path.abspath(root))
+    return _Walk(absolute, IgnoreRules(absolute, index_dir), max_bytes, on_skip or _unreported)
 
 
 def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
 
-import numpy as np
-
 from codesearch.chunker import chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError, TextTooLongError
@@ -198,7 +196,7 @@ class _Sync:
         scope = None if paths is None else set(paths)
         in_scope = [path for path in states if scope is None or _covered(path, scope)]
         self._delete_missing(in_scope, {f.path for f in found})
-        changed = [f for f in found if _stat_changed(states.get(f.path), f)]
+        changed = [f for f in found if stat_changed(states.get(f.path), f)]
         self.report.files_changed = len(changed)
         self.progress.files_total = len(changed)
         self.progress_cb(self.progress)
@@ -350,7 +348,8 @@ def _covered(path: str, paths: set[str]) -> bool:
     return any("/".join(parts[:depth]) in paths for depth in range(1, len(parts) + 1))
 
 
-def _stat_changed(state: FileState | None, source: SourceFile) -> bool:
+def stat_changed(state: FileState | None, source: SourceFile) -> bool:
+    """New, or a different size or mtime: the only files a sync reads, and what `status` counts."""
     return state is None or state.size != source.size or state.mtime_ns != source.mtime_ns
 
 

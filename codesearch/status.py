@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesearch.files import discover
+from codesearch.indexer import stat_changed
 from codesearch.locate import find_index
 from codesearch.store import FileState, Store
 
@@ -58,6 +59,5 @@ def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState]) ->
     changed = 0
     for source in discover(root, index_dir=index_dir):
         seen.add(source.path)
-        state = states.get(source.path)
-        changed += state is None or state.size != source.size or state.mtime_ns != source.mtime_ns
+        changed += stat_changed(states.get(source.path), source)
     return changed + sum(1 for path in states if path not in seen)
