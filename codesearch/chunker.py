@@ -68,7 +68,15 @@ _PARAGRAPH = re.compile(rb"\n[ \t\r\f\v]*\n")
 _HEADING = re.compile(rb" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?\n?")
 _FENCE = re.compile(rb" {0,3}(`{3,}|~{3,})")
 
+_BOM = b"\xef\xbb\xbf"
+_NUL_AS_SPACE = b" " + bytes(range(1, 256))
+_ASCII_ONLY = b" " + bytes(range(1, 128)) + b"_" * 128
+_ASCII_PARSE = frozenset({"bash"})  # grammars whose scanners misread non-ASCII input (_parse_input)
+
 _local = threading.local()
+
+MAX_LINES = 120
+"""A chunk longer than this many lines is split at statement boundaries (`chunk_size` in the configuration)."""
 
 
 class _Limits(NamedTuple):
@@ -148,7 +156,7 @@ class _Doc:
 
 
 def chunk_source(
-    path: str, language: str, source: bytes, *, max_lines: int = 120, max_chars: int = 6000
+    path: str, language: str, source: bytes, *, max_lines: int = MAX_LINES, max_chars: int = 6000
 ) -> list[Chunk]:
     """Chunks of one file, in file order; never raises on any content."""
     if not source.strip():
@@ -202,10 +210,25 @@ def _parser(language: str) -> Parser:
     return parsers[language]
 
 
+def _parse_input(src: bytes, language: str) -> bytes:
+    """The bytes the grammar parses: as long as `src`, so every offset stays valid.
+
+    Scanners read NUL as end of input, so NUL becomes a space. tree-sitter-bash's scanner passes
+    the code point after `{` to isdigit(), which indexes a 256-entry table: a non-ASCII
+    character there reads far outside it and can crash the process (found by
+    tests/test_chunker_properties.py), so bash sees every non-ASCII byte as `_`, a word
+    character, and a leading BOM as spaces.
+    """
+    if language not in _ASCII_PARSE:
+        return src.translate(_NUL_AS_SPACE)
+    if src.startswith(_BOM):
+        src = b" " * len(_BOM) + src[len(_BOM) :]
+    return src.translate(_ASCII_ONLY)
+
+
 def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span]:
     query = _compiled(language)[1]
-    # Scanners read NUL as end of input; a same-length stand-in keeps every offset valid.
-    root = _parser(language).parse(doc.src.replace(b"\0", b" ")).root_node
+    root = _parser(language).parse(_parse_input(doc.src, language)).root_node
     defs = _definitions(doc, query, root)
     top = [d for d in defs if d.parent is None]
     _place(doc, top, 0, len(doc.src))
@@ -514,8 +537,10 @@ def _pack(doc: _Doc, pieces: Sequence[_Piece], sig: bytes, limits: _Limits) -> l
 
 
 def _flush(doc: _Doc, group: list[_Part], head: bytes) -> list[_Part]:
-    text = head + b"".join(p.text for p in group)
-    return _trimmed(doc, group[0].start, group[-1].end, text) if group else []
+    """One part from `group`; none when the group is blank, which would leave a part that is
+    only the repeated signature, placed on blank lines."""
+    body = b"".join(p.text for p in group)
+    return _trimmed(doc, group[0].start, group[-1].end, head + body) if body.strip() else []
 
 
 def _repeatable(sig: bytes, limits: _Limits) -> bytes:

@@ -19,10 +19,12 @@ and it matches a path through its ancestors, which a walk that prunes must not d
 
 from __future__ import annotations
 
+import codecs
+import errno
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -31,6 +33,8 @@ from codesearch.languages import detect_language, needs_head
 
 DEFAULT_MAX_BYTES = 1 << 20
 BINARY_PROBE_BYTES = 8192
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 HEAD_BYTES = 256
 
 # Never entered, whatever the ignore files say: version control data and the index.
@@ -83,17 +87,21 @@ def discover(
     max_bytes: int = DEFAULT_MAX_BYTES,
     index_dir: Path | None = None,
     on_skip: Callable[[str, str], None] | None = None,
+    ignore: Iterable[str] = (),
+    languages: Collection[str] | None = None,
 ) -> Iterator[SourceFile]:
     """Yield the indexable files under `root`, sorted by path.
 
-    Ignored files and files without a language are left out silently. Anything else left
+    `ignore` holds extra gitignore-style patterns (see IgnoreRules); `languages`, when given,
+    are the only languages indexed. Ignored files and files without a language (or in a
+    language not chosen) are left out silently. Anything else left
     out is reported through `on_skip(relpath, reason)`, reason one of: "too large",
     "vanished", "unreadable", "broken symlink", "not a regular file", "undecodable name",
     "symlink leaving root", "symlink loop", "symlink to indexed directory" (its files are
     indexed under their real path), "directory seen twice". Never raises for a file or
     directory; a missing root is reported as (".", "vanished").
     """
-    walk = _new_walk(root, max_bytes, index_dir, on_skip)
+    walk = _new_walk(root, max_bytes, index_dir, on_skip, ignore, languages)
     yield from walk.directory(walk.root, "")
 
 
@@ -104,13 +112,15 @@ def discover_paths(
     max_bytes: int = DEFAULT_MAX_BYTES,
     index_dir: Path | None = None,
     on_skip: Callable[[str, str], None] | None = None,
+    ignore: Iterable[str] = (),
+    languages: Collection[str] | None = None,
 ) -> list[SourceFile]:
     """The indexable files at `paths` (relative POSIX; a directory stands for all below it).
 
     What a watcher needs: no walk of the whole tree, yet each file is judged exactly as
     `discover` judges it, since each parent directory is scanned once by the same walk.
     """
-    walk = _new_walk(root, max_bytes, index_dir, on_skip)
+    walk = _new_walk(root, max_bytes, index_dir, on_skip, ignore, languages)
     wanted: dict[str, set[str]] = {}
     for path in paths:
         parent, _, name = path.rpartition("/")
@@ -122,41 +132,72 @@ def discover_paths(
     return sorted(found.values(), key=lambda source: source.path)
 
 
-def _new_walk(root: Path, max_bytes: int, index_dir: Path | None, on_skip: Callable[[str, str], None] | None) -> _Walk:
+def _new_walk(
+    root: Path, max_bytes: int, index_dir: Path | None, on_skip: Callable[[str, str], None] | None,
+    ignore: Iterable[str], languages: Collection[str] | None,
+) -> _Walk:
     """discover and discover_paths judge files by the same rules, limits and reporting."""
     absolute = Path(os.path.abspath(root))
-    return _Walk(absolute, IgnoreRules(absolute, index_dir), max_bytes, on_skip or _unreported)
+    rules = IgnoreRules(absolute, index_dir, ignore)
+    return _Walk(absolute, rules, max_bytes, on_skip or _unreported, None if languages is None else frozenset(languages))
 
 
 def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The file's bytes; raises SkipFile when it vanished, is unreadable, grew too large or is binary.
+    """The file's bytes (UTF-16 turned into UTF-8); raises SkipFile when it vanished, is
+    unreadable, is no longer a regular file, grew too large or is binary.
 
     Binary means a NUL byte in the first 8 KiB, the test git and grep use.
     """
     try:
-        with open(file.abspath, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = _read_regular(file.abspath, max_bytes + 1)
     except OSError as exc:
         raise SkipFile(_reason(exc)) from exc
     if len(data) > max_bytes:
         raise SkipFile("too large")
+    data = _utf16_as_utf8(data)
     if b"\0" in data[:BINARY_PROBE_BYTES]:
         raise SkipFile("binary")
     return data
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """Up to `limit` bytes of the regular file at `path`.
+
+    Opened without blocking and judged by what was opened: a file swapped for a FIFO or a
+    device since discovery must cost a skip, never a read that waits forever.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SkipFile("not a regular file")
+        return handle.read(limit)
+
+
+def _utf16_as_utf8(data: bytes) -> bytes:
+    """UTF-16 with a byte order mark (what Windows tools write) as UTF-8; anything else as it is.
+
+    Every newline stays one newline, so line numbers hold. UTF-32 stays binary.
+    """
+    if not data.startswith(_UTF16_BOMS) or data.startswith(_UTF32_BOMS):
+        return data
+    return data.decode("utf-16", errors="replace").encode("utf-8")
 
 
 class IgnoreRules:
     """What the walk leaves out; the file watcher asks the same object about single paths.
 
     Ignore files are read once and cached per directory: build a new IgnoreRules when one
-    of them changes.
+    of them changes. `extra` patterns (the configured `ignore`) act as the first lines of the
+    root's `.codesearchignore`: above git's rules, below every `.codesearchignore` file.
     """
 
-    def __init__(self, root: Path, index_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, index_dir: Path | None = None, extra: Iterable[str] = ()) -> None:
         self.root = os.path.abspath(root)
         self._index_relpath = _relative_inside(self.root, index_dir) if index_dir else None
         exclude = os.path.join(self.root, ".git", "info", "exclude")
         self._base = (_Layer("", DEFAULT_IGNORES), *_load_layer(exclude, ""))
+        configured = _Layer("", extra)
+        self._configured = () if configured.empty else (configured,)
         self._chains: dict[str, _Chain] = {}
 
     def is_ignored(self, relpath: str, is_dir: bool) -> bool:
@@ -196,7 +237,7 @@ class IgnoreRules:
         """The layers that apply inside `reldir`, built from its parent's and cached."""
         chain = self._chains.get(reldir)
         if chain is None:
-            parent = self._chain(reldir.rpartition("/")[0]) if reldir else _Chain((), (), ())
+            parent = self._chain(reldir.rpartition("/")[0]) if reldir else _Chain((), self._configured, ())
             prefix = reldir + "/" if reldir else ""
             directory = os.path.join(self.root, reldir)
             git = parent.git + _load_layer(os.path.join(directory, ".gitignore"), prefix)
@@ -410,7 +451,9 @@ def _relative_inside(root: str, path: str | Path) -> str | None:
 
 def _reason(exc: OSError) -> str:
     """The skip reason for a failed file-system call."""
-    return "vanished" if isinstance(exc, (FileNotFoundError, NotADirectoryError)) else "unreadable"
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return "vanished"
+    return "symlink loop" if exc.errno == errno.ELOOP else "unreadable"
 
 
 def _unreported(relpath: str, reason: str) -> None:
@@ -437,9 +480,13 @@ def _read_head(path: str) -> bytes:
 class _Walk:
     """One run of discover: the rules, the limits and the directories seen so far."""
 
-    def __init__(self, root: Path, rules: IgnoreRules, max_bytes: int, report: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, root: Path, rules: IgnoreRules, max_bytes: int, report: Callable[[str, str], None],
+        languages: frozenset[str] | None = None,
+    ) -> None:
         self.rules = rules
         self.max_bytes = max_bytes
+        self.languages = languages
         self.report = report
         self.root = os.fspath(root)
         self.seen: set[tuple[int, int]] = set()  # every directory entered, by device and inode
@@ -521,7 +568,7 @@ class _Walk:
         language = detect_language(relpath)
         if language is None and not leaves_root and needs_head(relpath) and entry.is_file():
             language = detect_language(relpath, _read_head(entry.path))
-        if language is None:
+        if language is None or (self.languages is not None and language not in self.languages):
             return None
         problem = "symlink leaving root" if leaves_root else self._file_problem(entry, relpath)
         if problem:

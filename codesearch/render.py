@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.syntax import Syntax
 
+from codesearch.config import Config
+from codesearch.context import HitContext
 from codesearch.indexer import Progress as SyncProgress
 from codesearch.indexer import ProgressCallback, SyncReport
 from codesearch.searcher import SearchResult
@@ -59,16 +65,70 @@ def sync_summary(report: SyncReport) -> str:
 
 def hits(console: Console, result: SearchResult) -> None:
     if not result.hits:
-        console.print(f"no results for {result.query!r}")
+        console.print(f"no results for {escape(repr(result.query))}")
         return
     for hit in result.hits:
-        symbol = f"  [bold]{hit.symbol}[/bold]" if hit.symbol else ""
-        console.print(f"[cyan]{hit.path}[/cyan]:{hit.start_line}-{hit.end_line}{symbol}  [dim]{hit.kind} {hit.score:.4f}[/dim]")
+        symbol = f"  [bold]{escape(hit.symbol)}[/bold]" if hit.symbol else ""  # names may hold [markup]
+        console.print(f"[cyan]{escape(hit.path)}[/cyan]:{hit.start_line}-{hit.end_line}{symbol}  [dim]{hit.kind} {hit.score:.4f}[/dim]")
         lines = hit.text.splitlines()
         snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n..." if len(lines) > SNIPPET_LINES else "")
         lexer = _LEXERS.get(hit.language, hit.language)
         console.print(Syntax(snippet, lexer, line_numbers=True, start_line=hit.start_line, word_wrap=False))
         console.print()
+
+
+def display_path(root: Path, relpath: str, cwd: Path) -> str:
+    """Relative to `cwd` when it lies inside the root, as grep prints paths; otherwise absolute,
+    so that an editor or tool started from anywhere can still open the file.
+    """
+    base, here = root.resolve(), cwd.resolve()
+    target = base / relpath
+    return os.path.relpath(target, here) if here.is_relative_to(base) else str(target)
+
+
+def vimgrep(result: SearchResult, root: Path, cwd: Path) -> str:
+    """`path:line:col:text` per hit, the format of `grep -n`, ripgrep's --vimgrep and quickfix lists."""
+    return "\n".join(
+        f"{display_path(root, hit.path, cwd)}:{hit.start_line}:1:{_first_code_line(hit.text)}" for hit in result.hits
+    )
+
+
+def _first_code_line(text: str) -> str:
+    return next((line.rstrip() for line in text.split("\n") if line.strip()), "")
+
+
+def files_only(result: SearchResult, root: Path, cwd: Path) -> str:
+    """Each file once, in the order of its best hit."""
+    return "\n".join(dict.fromkeys(display_path(root, hit.path, cwd) for hit in result.hits))
+
+
+def contexts(found: list[HitContext], root: Path, cwd: Path) -> str:
+    """Per hit a header, then numbered lines: `>` marks the hit's own lines, a space the context."""
+    return "\n\n".join(_context(context, root, cwd) for context in found)
+
+
+def _context(context: HitContext, root: Path, cwd: Path) -> str:
+    hit = context.hit
+    symbol = f"  {hit.symbol}" if hit.symbol else ""
+    note = "" if context.from_disk else "  [file changed since indexing: indexed text, no context]"
+    header = f"{display_path(root, hit.path, cwd)}:{hit.start_line}-{hit.end_line}{symbol}  ({hit.kind} {hit.score:.4f}){note}"
+    width = len(str(context.first_line + len(context.lines) - 1))
+    rows = []
+    for number, line in enumerate(context.lines, context.first_line):
+        mark = ">" if hit.start_line <= number <= hit.end_line else " "
+        rows.append(f"{mark} {number:>{width}}  {line}".rstrip())
+    return "\n".join([header, *rows])
+
+
+def config(console: Console, settings: Config) -> None:
+    """Every setting, its value and where it came from."""
+    unset = {"model": "(the embedder's default)", "dims": "(the model's default)", "languages": "(all)"}
+    console.print(f"[bold]{'root':>13}[/bold]  {escape(str(settings.root))}", highlight=False, soft_wrap=True)
+    console.print(f"[bold]{'index':>13}[/bold]  {escape(str(settings.index_dir))}", highlight=False, soft_wrap=True)
+    for key, entry in settings.to_dict()["settings"].items():
+        value = entry["value"]
+        shown = unset.get(key, "") if value is None else json.dumps(value) if isinstance(value, list) else str(value)
+        console.print(f"[bold]{key:>13}[/bold]  {escape(shown):<28} [dim]{escape(entry['source'])}[/dim]", highlight=False, soft_wrap=True)
 
 
 def status(console: Console, info: IndexStatus) -> None:
@@ -80,4 +140,4 @@ def status(console: Console, info: IndexStatus) -> None:
         ("changed since", f"{info.changed_since:,} files"), ("tokens used", f"{info.tokens_used:,}"),
     ]
     for name, value in rows:
-        console.print(f"[bold]{name:>13}[/bold]  {value}")
+        console.print(f"[bold]{name:>13}[/bold]  {escape(value)}")

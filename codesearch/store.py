@@ -6,6 +6,7 @@ batch, never half of it. WAL mode lets readers (`ask`) run while a writer (`inde
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from codesearch.errors import CodesearchError
+from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.text import subtokens
 
@@ -54,6 +56,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(name, body, tokenize = 
 """
 
 
+class DamagedIndex(CodesearchError):
+    """The database cannot serve as this codesearch's index; only `index --full` helps."""
+
+
 @dataclass(frozen=True)
 class FileState:
     """What the store remembers of a file, enough to skip it when unchanged."""
@@ -90,6 +96,9 @@ class Store:
         if not create and not path.exists():
             raise CodesearchError(f"no index at {index_dir}; run `codesearch index PATH` first")
         try:
+            if create:
+                # Owner-only before SQLite creates it with the umask's mode; its -wal and -shm copy this mode.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -97,43 +106,50 @@ class Store:
             store = cls(conn, path)
             store._check_schema(create)
         except sqlite3.DatabaseError as exc:
-            raise CodesearchError(
-                f"the index database {path} is unreadable ({exc}); rebuild it with `codesearch index --full`"
-            ) from exc
+            raise database_error(exc, path) from exc
+        except OSError as exc:
+            raise CodesearchError(f"cannot create the index database {path}: {exc.strerror}") from exc
         return store
 
     def _check_schema(self, create: bool) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
             if not create:
-                raise CodesearchError(f"{self.path} is not a codesearch index; run `codesearch index --full`")
+                raise DamagedIndex(f"{self.path} is not a codesearch index; run `codesearch index --full`")
             with self.transaction():
                 self._create_schema()
             return
         version = self.get_meta("schema_version")
         if version != str(SCHEMA_VERSION):
-            raise CodesearchError(
+            raise DamagedIndex(
                 f"the index uses schema {version}, this codesearch needs {SCHEMA_VERSION}; "
                 "rebuild it with `codesearch index --full`"
             )
 
     def _create_schema(self) -> None:
+        """The generation starts at the clock, not 0: a vector file left by a deleted or
+        discarded database must never match the generation of the one that replaces it."""
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self.conn.execute(statement)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
-        self.set_meta("generation", "0")
+        self.set_meta("generation", str(time.time_ns()))
 
     def close(self) -> None:
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE so two writers queue instead of failing half-way."""
+        """BEGIN IMMEDIATE so two writers queue instead of failing half-way.
+
+        A failed write (disk full, I/O error) may already have rolled the transaction back;
+        rolling back again would raise and hide the error that matters.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
@@ -308,6 +324,55 @@ class Store:
     def record_sync(self, tokens: int) -> None:
         self.set_meta("last_sync", str(time.time()))
         self.set_meta("tokens_used", str(int(self.get_meta("tokens_used") or 0) + tokens))
+
+
+def database_error(exc: sqlite3.DatabaseError, path: Path | None = None) -> CodesearchError:
+    """One line for a failed SQLite call. Only a damaged file calls for a rebuild: a full or
+    read-only disk and a busy database leave the index as it was saved."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    where = f"the index database {path}" if path else "the index database"
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM")):
+        return CodesearchError(
+            f"cannot use {where} ({exc}): the disk may be full, read-only or failing; "
+            "the index keeps what was saved before this error"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return CodesearchError(f"{where} is busy ({exc}); try again")
+    return DamagedIndex(f"{where} is damaged ({exc}); rebuild it with `codesearch index --full`")
+
+
+def discard_damaged(index_dir: Path) -> bool:
+    """Delete the index database if it is damaged, so that `index --full` can always start over.
+
+    Damaged: it does not open as this codesearch's index, or SQLite's quick check finds broken
+    pages that opening never reads. The WAL and shared-memory files go first, since a WAL left
+    beside a new database would be replayed into it. A disk error is raised, never taken for damage.
+    """
+    if not (index_dir / DB_NAME).exists():
+        return False
+    with writer_lock(index_dir, "index"):
+        if not _is_damaged(index_dir):
+            return False
+        for name in (f"{DB_NAME}-wal", f"{DB_NAME}-shm", DB_NAME):
+            (index_dir / name).unlink(missing_ok=True)
+    return True
+
+
+def _is_damaged(index_dir: Path) -> bool:
+    try:
+        store = Store.open(index_dir)
+        try:
+            verdict = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            store.close()
+    except DamagedIndex:
+        return True
+    except sqlite3.DatabaseError as exc:
+        error = database_error(exc, index_dir / DB_NAME)
+        if isinstance(error, DamagedIndex):
+            return True
+        raise error from exc
+    return verdict != "ok"
 
 
 def _slices(items: list, size: int) -> Iterator[list]:
