@@ -13,12 +13,10 @@ import typer
 from rich.console import Console
 
 from codesearch import render
-from codesearch.embedders import EmbedderSpec, default_spec
 from codesearch.errors import CodesearchError
-from codesearch.files import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
-    from codesearch.searcher import Searcher
+    from codesearch.searcher import SearchResult, Searcher
 
 app = typer.Typer(
     help="Semantic code search: index a repository, then ask for code by meaning.",
@@ -30,6 +28,14 @@ F = TypeVar("F", bound=Callable[..., object])
 
 IndexOption = typer.Option(None, "--index", help="Index directory (or its root); default: found by walking up from here. Env: CODESEARCH_INDEX.")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of text.")
+KOption = typer.Option(10, "-k", "--top", min=1, help="How many results.")
+LangOption = typer.Option(None, "--lang", help="Only this language (e.g. python, go, typescript).")
+PathGlobOption = typer.Option(None, "--path", help="Only paths matching this glob (e.g. 'src/*' or '*.py').")
+VimgrepOption = typer.Option(False, "--vimgrep", help="One line per hit, path:line:col:text, for quickfix lists and grep-aware tools.")
+FilesOnlyOption = typer.Option(False, "--files-only", "-l", help="Only the paths of the matching files, best first.")
+ContextOption = typer.Option(None, "--context", "-C", min=0, help="N lines around each hit, from the file (the indexed text if it changed since).")
+TEXT = "text"
+"""The default output format: highlighted code for people."""
 
 
 def friendly(command: F) -> F:
@@ -39,10 +45,8 @@ def friendly(command: F) -> F:
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
             return command(*args, **kwargs)
-        except CodesearchError as exc:
-            _fail(str(exc), 1)
-        except sqlite3.DatabaseError as exc:
-            _fail(f"the index database is damaged ({exc}); rebuild it with `codesearch index --full`", 1)
+        except EXPECTED_FAILURES as exc:
+            _fail(failure_message(exc), 1)
         except KeyboardInterrupt:
             _fail("interrupted; finished batches are saved and the next run continues from there", 130)
         return None
@@ -50,9 +54,31 @@ def friendly(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+EXPECTED_FAILURES = (CodesearchError, sqlite3.DatabaseError, OSError)
+
+
+def failure_message(exc: CodesearchError | sqlite3.DatabaseError | OSError) -> str:
+    """The one line a user reads for an expected failure, here and from `codesearch mcp`'s tools.
+
+    OSError is here for a full disk or a failing write: one line, and the index as it was.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        from codesearch.store import database_error
+
+        return str(database_error(exc))
+    if isinstance(exc, OSError):
+        return f"file system error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"codesearch: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _notice(message: str) -> None:
+    """Something the library repaired on its own: worth a line on stderr, not a failure."""
+    typer.echo(f"codesearch: notice: {message}", err=True)
 
 
 @app.command()
@@ -63,7 +89,7 @@ def index(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name for the embedder (default: the embedder's own)."),
     dims: Optional[int] = typer.Option(None, "--dims", help="Vector dimensions (Matryoshka truncation where the model supports it)."),
     full: bool = typer.Option(False, "--full", help="Drop the index and rebuild it from scratch (also switches embedders)."),
-    max_file_size: int = typer.Option(DEFAULT_MAX_BYTES, "--max-file-size", help="Skip files larger than this many bytes."),
+    max_file_size: Optional[int] = typer.Option(None, "--max-file-size", min=1, help="Skip files larger than this many bytes (default 1 MiB)."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Where to keep the index (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
     truncate: bool = typer.Option(False, "--truncate", help="Cut chunks longer than the model's input limit instead of stopping (jina, local)."),
     device: Optional[str] = typer.Option(None, "--device", help="local: cuda, mps or cpu (default: the best available)."),
@@ -75,13 +101,18 @@ def index(
 
     Example: codesearch index ./myrepo
     """
+    from codesearch.config import load_config
     from codesearch.indexer import sync
+    from codesearch.locate import index_dir_for_root
+    from codesearch.store import discard_damaged
 
-    spec: EmbedderSpec | None = default_spec(embedder, model, dims) if (embedder or model or dims) else None
+    settings = load_config(path, index_dir, {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size})
+    if full:
+        discard_damaged(index_dir_for_root(path.absolute(), index_dir))
     with render.progress_bar(enabled=not quiet and not as_json) as on_progress:
         report = sync(
-            path, index_dir=index_dir, spec=spec, full=full, max_bytes=max_file_size, progress=on_progress,
-            embedder_options={"truncate": truncate, "device": device, "threads": threads},
+            path, index_dir=index_dir, spec=settings.embedder_spec(), full=full, progress=on_progress,
+            embedder_options={"truncate": truncate, "device": device, "threads": threads}, **settings.sync_options(),
         )
     if as_json:
         typer.echo(json.dumps(report.__dict__))
@@ -93,14 +124,17 @@ def index(
 @friendly
 def ask(
     query: Optional[str] = typer.Argument(None, help="What to look for: words (\"parse json\") or a code snippet."),
-    k: int = typer.Option(10, "-k", "--top", help="How many results."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (e.g. python, go, typescript)."),
-    path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob (e.g. 'src/*' or '*.py')."),
+    k: int = KOption,
+    lang: Optional[str] = LangOption,
+    path_glob: Optional[str] = PathGlobOption,
     task: Optional[str] = typer.Option(None, "--task", help="Force the query task: nl2code, code2code, qa, code2nl, code2completion (default: detected)."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or lexical."),
     batch: Optional[str] = typer.Option(None, "--batch", help="File with one query per line ('-' for stdin); prints JSON Lines."),
     index_dir: Optional[Path] = IndexOption,
     as_json: bool = JsonOption,
+    vimgrep: bool = VimgrepOption,
+    files_only: bool = FilesOnlyOption,
+    context: Optional[int] = ContextOption,
 ) -> None:
     """Search the index for code matching QUERY.
 
@@ -109,20 +143,89 @@ def ask(
     from codesearch.searcher import Searcher
 
     options = {"mode": mode, "task": task, "language": lang, "path_glob": path_glob}
+    output = _output_format(as_json, vimgrep, files_only, context)
     if batch is not None:
+        if output not in (TEXT, "--json"):
+            raise CodesearchError(f"--batch prints JSON Lines; it does not take {output}")
         lines = _read_batch(batch)
-        with Searcher(index_dir) as searcher:
+        with Searcher(index_dir, on_notice=_notice) as searcher:
             for line in lines:
                 typer.echo(json.dumps(_batch_answer(searcher, line, k, options)))
         return
     if query is None:
         raise CodesearchError('empty query; say what you are looking for, e.g. codesearch ask "parse json"')
-    with Searcher(index_dir) as searcher:
-        result = searcher.search(query, k, **options)
-    if as_json:
+    with Searcher(index_dir, on_notice=_notice) as searcher:
+        _show(searcher, searcher.search(query, k, **options), output, context)
+
+
+@app.command()
+@friendly
+def similar(
+    location: str = typer.Argument(..., help="PATH:LINE (the code enclosing that line) or PATH (the whole file)."),
+    k: int = KOption,
+    lang: Optional[str] = LangOption,
+    path_glob: Optional[str] = PathGlobOption,
+    index_dir: Optional[Path] = IndexOption,
+    as_json: bool = JsonOption,
+    vimgrep: bool = VimgrepOption,
+    files_only: bool = FilesOnlyOption,
+    context: Optional[int] = ContextOption,
+) -> None:
+    """Find code like the function (or other chunk) at PATH:LINE, or like the whole file PATH.
+
+    PATH is relative to the current directory (or to the indexed root, or absolute).
+
+    Example: codesearch similar src/parser.py:42 -k 5 --vimgrep
+    """
+    from codesearch.searcher import Searcher
+
+    output = _output_format(as_json, vimgrep, files_only, context)
+    path, line = _location(location)
+    with Searcher(index_dir, on_notice=_notice) as searcher:
+        _show(searcher, searcher.similar(path, line, k, language=lang, path_glob=path_glob), output, context)
+
+
+def _output_format(as_json: bool, vimgrep: bool, files_only: bool, context: int | None) -> str:
+    """The one output format asked for, by its flag; two at once is an error."""
+    flags = {"--json": as_json, "--vimgrep": vimgrep, "--files-only": files_only, "--context": context is not None}
+    chosen = [flag for flag, given in flags.items() if given]
+    if len(chosen) > 1:
+        raise CodesearchError(f"{' and '.join(chosen)} are different output formats; choose one")
+    return chosen[0] if chosen else TEXT
+
+
+def _show(searcher: Searcher, result: SearchResult, output: str, context: int | None) -> None:
+    from codesearch.context import hit_contexts
+
+    cwd = Path.cwd()
+    if output == "--json":
         typer.echo(json.dumps(result.to_dict()))
+    elif output == "--vimgrep":
+        _echo(render.vimgrep(result, searcher.root, cwd))
+    elif output == "--files-only":
+        _echo(render.files_only(result, searcher.root, cwd))
+    elif output == "--context":
+        _echo(render.contexts(hit_contexts(searcher.store, searcher.root, result.hits, context or 0), searcher.root, cwd))
     else:
         render.hits(Console(), result)
+
+
+def _echo(text: str) -> None:
+    """No hits print nothing at all, as grep does, rather than an empty line."""
+    if text:
+        typer.echo(text)
+
+
+def _location(text: str) -> tuple[str, int | None]:
+    """`PATH:LINE` or `PATH`; a PATH that exists from here is made absolute, else it is taken
+    as relative to the indexed root.
+    """
+    path, sep, line = text.rpartition(":")
+    if not (sep and line.isdigit()):
+        path, line = text, ""
+    if Path(path).exists():
+        path = str(Path(path).absolute())
+    return path, int(line) if line else None
 
 
 def _read_batch(source: str) -> list[str]:
@@ -169,6 +272,7 @@ def watch(
 
     Example: codesearch watch ./myrepo --verbose
     """
+    from codesearch.config import load_config
     from codesearch.watcher import Notice, Watcher, stop_on_signals
 
     def show(notice: Notice) -> None:
@@ -177,9 +281,49 @@ def watch(
         elif verbose:
             typer.echo(notice.message, err=True)
 
-    watcher = Watcher(path, index_dir=index_dir, poll=poll, on_notice=show)
+    settings = load_config(path, index_dir)
+    watcher = Watcher(path, index_dir=index_dir, poll=poll, on_notice=show, **settings.sync_options())
     with stop_on_signals(watcher):
         watcher.run()
+
+
+@app.command()
+@friendly
+def mcp(
+    path: Path = typer.Argument(Path("."), help="Repository root to serve; its index is found as `ask` finds it, walking up from PATH."),
+    index_dir: Optional[Path] = IndexOption,
+    watch: bool = typer.Option(False, "--watch", help="Keep the index fresh while serving, like `codesearch watch PATH`."),
+) -> None:
+    """Serve search, similar, status and reindex to coding agents over the Model Context Protocol (stdio).
+
+    Example: codesearch mcp ~/src/myrepo --watch
+    """
+    from codesearch.mcp_server import serve
+
+    serve(path, index_dir=index_dir, watch=watch)
+
+
+@app.command()
+@friendly
+def config(
+    path: Path = typer.Argument(Path("."), help="Repository root, as given to `codesearch index`."),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="The index directory whose config.toml counts (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Print every effective setting and where it came from: environment, config file, pyproject.toml or default.
+
+    Settings are read from CODESEARCH_<KEY> variables, INDEX/config.toml and [tool.codesearch] in
+    PATH/pyproject.toml, in that order of precedence; flags of `index` override them all.
+
+    Example: codesearch config . --json
+    """
+    from codesearch.config import load_config
+
+    settings = load_config(path, index_dir)
+    if as_json:
+        typer.echo(json.dumps(settings.to_dict()))
+    else:
+        render.config(Console(), settings)
 
 
 def main() -> None:

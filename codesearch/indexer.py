@@ -14,9 +14,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Collection, Iterable, Iterator, Mapping
 
-from codesearch.chunker import chunk_source
+from codesearch.chunker import MAX_LINES, chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, discover_paths, read_source
@@ -104,6 +104,9 @@ def sync(
     writer: str = "index",
     wait: float | None = None,
     embedder_options: Mapping[str, object] | None = None,
+    ignore: Iterable[str] = (),
+    languages: Collection[str] | None = None,
+    chunk_size: int = MAX_LINES,
 ) -> SyncReport:
     """Bring the index of `root` up to date with the files on disk.
 
@@ -114,6 +117,8 @@ def sync(
     holds it this waits up to `wait` seconds, then raises IndexBusy naming that process and
     its role (`writer` is this one's, for the same message the other way round).
     `embedder_options` are run-time settings for the embedder (`truncate`, `device`, `threads`).
+    `ignore` (extra gitignore-style patterns), `languages` (the only ones indexed) and
+    `chunk_size` (lines before a chunk is split) are the configured file and chunk settings.
     """
     root = Path(root).absolute()
     if not root.is_dir():
@@ -127,7 +132,10 @@ def sync(
                 store.clear()
             embedder = open_embedder(store, spec, record=True, options=embedder_options)
             store.set_meta("root", str(root))
-            run = _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip)
+            run = _Sync(
+                root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip,
+                selection={"ignore": tuple(ignore), "languages": languages}, chunk_size=chunk_size,
+            )
             return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
         finally:
             store.close()
@@ -176,6 +184,7 @@ class _Sync:
     def __init__(
         self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int,
         progress: ProgressCallback, on_skip: SkipCallback | None,
+        *, selection: Mapping[str, object], chunk_size: int,
     ) -> None:
         self.root, self.index_dir, self.store, self.embedder = root, index_dir, store, embedder
         self.max_bytes, self.progress_cb, self.on_skip = max_bytes, progress, on_skip
@@ -186,6 +195,7 @@ class _Sync:
         self.removed_ids: list[int] = []
         self.added_ids: list[int] = []
         self.tokens_before = getattr(embedder, "tokens_used", 0)
+        self.selection, self.chunk_size = selection, chunk_size  # passed through to discovery and the chunker
 
     def run(self, paths: list[str] | None) -> SyncReport:
         """Sync every file under the root, or only `paths` (see `sync`)."""
@@ -211,7 +221,7 @@ class _Sync:
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
-        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip):
+        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection):
             found.append(source)
             if len(found) % 1000 == 0:
                 self.progress.files_found = len(found)
@@ -220,7 +230,7 @@ class _Sync:
         return found
 
     def _look_at(self, paths: list[str]) -> list[SourceFile]:
-        return discover_paths(self.root, paths, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip)
+        return discover_paths(self.root, paths, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection)
 
     def _skip(self, path: str, reason: str) -> None:
         self.skipped[reason] += 1
@@ -262,7 +272,7 @@ class _Sync:
             if state is not None and state.hash == digest:
                 prepared.append(_Prepared(source, digest, None))
                 continue
-            chunks = chunk_source(source.path, source.language, data)
+            chunks = chunk_source(source.path, source.language, data, max_lines=self.chunk_size)
             texts = [embed_text(c) for c in chunks]
             prepared.append(_Prepared(source, digest, chunks, [text_key(t) for t in texts], texts))
         return prepared, dropped

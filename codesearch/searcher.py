@@ -6,8 +6,11 @@ import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from codesearch.embedders import Embedder
+import numpy as np
+
+from codesearch.embedders import Embedder, normalize_rows
 from codesearch.errors import CodesearchError
 from codesearch.indexer import build_vectors, open_embedder
 from codesearch.languages import ALL_LANGUAGES
@@ -43,8 +46,10 @@ class SearchResult:
 class Searcher:
     """An open index, loaded once and queried many times (`ask --batch`, the Python API)."""
 
-    def __init__(self, index_dir: Path | str | None = None) -> None:
+    def __init__(self, index_dir: Path | str | None = None, *, on_notice: Callable[[str], None] | None = None) -> None:
+        """`on_notice` hears what the reader repaired on its own (a vector file rebuilt), since the library never prints."""
         self.index_dir = find_index(Path(index_dir) if index_dir else None)
+        self._notify = on_notice or (lambda _message: None)
         self.store = Store.open(self.index_dir)
         self._embedder: Embedder | None = None
         self._vectors: VectorIndex | None = None
@@ -82,6 +87,8 @@ class Searcher:
             self._vectors = VectorIndex.load(path, generation, dims)
             if self._vectors is None:
                 self._vectors = build_vectors(self.store, self.embedder.signature, dims)
+                if path.exists():
+                    self._notify(f"the vector file {path} was stale or damaged; rebuilt it from the index database")
                 _save_quietly(self._vectors, path, generation)
             self._generation = generation
         return self._vectors
@@ -101,15 +108,66 @@ class Searcher:
             raise CodesearchError("empty query; say what you are looking for, e.g. codesearch ask \"parse json\"")
         if mode not in MODES:
             raise CodesearchError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-        if language is not None and language not in ALL_LANGUAGES:
-            raise CodesearchError(f"unknown language {language!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
+        _check_language(language)
         chosen_task = query_task(query, task)
         allowed = self._allowed(language, path_glob)
         pool = max(k, CANDIDATES)
         ranked = self._rank(query, chosen_task, mode, pool, allowed)[:k]
+        return SearchResult(query, chosen_task, mode, self._hits(ranked))
+
+    def similar(
+        self,
+        path: str,
+        line: int | None = None,
+        k: int = 10,
+        *,
+        language: str | None = None,
+        path_glob: str | None = None,
+    ) -> SearchResult:
+        """Code like the chunk enclosing `line` of `path`, or like the whole file without a line.
+
+        The query is the stored vector (the file's: the normalised mean of its chunks'), so
+        nothing is embedded; the query's own chunks are never among the results.
+        """
+        _check_language(language)
+        relpath = self._indexed_path(path)
+        own = self.store.chunks_by_ids(self.store.chunk_ids_where(None, lambda p: p == relpath))
+        if not own:
+            if relpath in self.store.file_states():
+                raise CodesearchError(f"{relpath} has no chunks in the index (the file holds no code)")
+            raise CodesearchError(f"{relpath} is not in the index (paths are relative to the indexed root {self.root})")
+        if line is None:
+            query, chosen = relpath, list(own)
+        else:
+            cid = _enclosing(own, relpath, line)
+            query, chosen = f"{relpath}:{own[cid].start_line}-{own[cid].end_line}", [cid]
+        excluded = set(chosen)
+        found = self.vectors.search(self._mean_vector(chosen), k + len(excluded), self._allowed(language, path_glob))
+        ranked = [(cid, score) for cid, score in found if cid not in excluded][:k]
+        return SearchResult(query, "code2code", "dense", self._hits(ranked))
+
+    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        """Ranked ids as hits, resolved in SQLite: an id a writer removed meanwhile is dropped."""
         chunks = self.store.chunks_by_ids([cid for cid, _ in ranked])
-        hits = [_hit(chunks[cid], score) for cid, score in ranked if cid in chunks]
-        return SearchResult(query, chosen_task, mode, hits)
+        return [_hit(chunks[cid], score) for cid, score in ranked if cid in chunks]
+
+    def _indexed_path(self, path: str) -> str:
+        """`path` relative to the root, POSIX; an absolute path must lie inside the root."""
+        given = Path(path)
+        if not given.is_absolute():
+            return given.as_posix().removeprefix("./")
+        for candidate, root in ((given.absolute(), self.root), (given.resolve(), self.root.resolve())):
+            if candidate.is_relative_to(root):
+                return candidate.relative_to(root).as_posix()
+        raise CodesearchError(f"{path} is outside the indexed root {self.root}")
+
+    def _mean_vector(self, chunk_ids: list[int]) -> np.ndarray:
+        """The stored vectors of `chunk_ids` averaged and normalised (one id: its own vector)."""
+        signature = json.loads(self.store.get_meta("embedder") or "{}").get("signature", "")
+        parts = [matrix for _ids, matrix in self.store.chunk_vectors(signature, chunk_ids)]
+        if not parts:
+            raise CodesearchError("the index has no stored vectors for that code; run `codesearch index` again")
+        return normalize_rows(np.concatenate(parts).mean(axis=0, keepdims=True))[0]
 
     def _allowed(self, language: str | None, path_glob: str | None) -> list[int] | None:
         if language is None and path_glob is None:
@@ -146,6 +204,23 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> li
         for cid, score in ranking:
             scores[cid] = scores.get(cid, 0.0) + weight * ((score - low) / span if span > 0 else 1.0)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _check_language(language: str | None) -> None:
+    if language is not None and language not in ALL_LANGUAGES:
+        raise CodesearchError(f"unknown language {language!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
+
+
+def _enclosing(chunks: dict[int, Chunk], relpath: str, line: int) -> int:
+    """Id of the smallest chunk holding `line`: a method rather than its class."""
+    if line < 1:
+        raise CodesearchError(f"{relpath}:{line}: line numbers start at 1")
+    holding = [cid for cid, c in chunks.items() if c.start_line <= line <= c.end_line]
+    if not holding:
+        first = min(c.start_line for c in chunks.values())
+        last = max(c.end_line for c in chunks.values())
+        raise CodesearchError(f"{relpath}:{line} is not inside any indexed chunk (its chunks span lines {first}-{last})")
+    return min(holding, key=lambda cid: (chunks[cid].end_line - chunks[cid].start_line, cid))
 
 
 def _hit(chunk: Chunk, score: float) -> Hit:

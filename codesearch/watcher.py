@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
+from codesearch.chunker import MAX_LINES
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules
 from codesearch.indexer import SyncReport, sync
@@ -117,6 +118,9 @@ class Watcher:
         max_bytes: int = DEFAULT_MAX_BYTES,
         quiet_s: float = QUIET_S,
         max_delay_s: float = MAX_DELAY_S,
+        ignore: Iterable[str] = (),
+        languages: Collection[str] | None = None,
+        chunk_size: int = MAX_LINES,
     ) -> None:
         self.root = Path(root).absolute()
         if not self.root.is_dir():
@@ -124,11 +128,13 @@ class Watcher:
         self.index_dir = index_dir_for_root(self.root, index_dir)
         self.poll = poll
         self.max_bytes = max_bytes
+        self.settings = {"ignore": tuple(ignore), "languages": languages, "chunk_size": chunk_size}
+        """The configured file and chunk settings, passed through to every sync."""
         self.ready = threading.Event()
         """Set once the first full sync is done and events are being followed."""
         self._notify = on_notice or (lambda _notice: None)
         self._pending = _Pending(quiet_s, max_delay_s)
-        self._events = _EventFilter(self.root, self.index_dir, self._pending)
+        self._events = _EventFilter(self.root, self.index_dir, self._pending, tuple(ignore))
         self._failures = 0
 
     def run(self) -> None:
@@ -183,7 +189,7 @@ class Watcher:
         try:
             report = sync(
                 self.root, index_dir=self.index_dir, max_bytes=self.max_bytes, paths=paths,
-                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S,
+                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, **self.settings,
             )
         except Exception as exc:  # whatever the cause, the watcher outlives the batch and retries it
             self._retry_later(batch, exc)
@@ -268,9 +274,9 @@ class _Pending:
 class _EventFilter(FileSystemEventHandler):
     """Runs on watchdog's thread: events in, relative paths worth a sync out."""
 
-    def __init__(self, root: Path, index_dir: Path, pending: _Pending) -> None:
-        self.root, self.index_dir, self.pending = root, index_dir, pending
-        self.rules = IgnoreRules(root, index_dir)
+    def __init__(self, root: Path, index_dir: Path, pending: _Pending, ignore: tuple[str, ...] = ()) -> None:
+        self.root, self.index_dir, self.pending, self.ignore = root, index_dir, pending, ignore
+        self.rules = IgnoreRules(root, index_dir, ignore)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kinds = _DIR_EVENTS if event.is_directory else _FILE_EVENTS
@@ -295,7 +301,7 @@ class _EventFilter(FileSystemEventHandler):
         if relpath == "." or relpath.split("/")[0] == "..":
             return
         if self._is_ignore_file(relpath):
-            self.rules = IgnoreRules(self.root, self.index_dir)
+            self.rules = IgnoreRules(self.root, self.index_dir, self.ignore)
             self.pending.add((), full=True)
         elif not self.rules.is_ignored(relpath, is_dir) and (is_dir or _may_be_source(relpath)):
             self.pending.add((relpath,))

@@ -1,0 +1,211 @@
+"""Settings from flags, environment and files, each with where it came from.
+
+Precedence, highest first: command-line flags, environment (CODESEARCH_<KEY>),
+`config.toml` in the index directory, `[tool.codesearch]` in the root's `pyproject.toml`,
+built-in defaults. A file is read whole and checked whole: an unknown key or a bad value is
+one error naming the file and the key, never a setting silently dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from codesearch.chunker import MAX_LINES
+from codesearch.embedders import BACKENDS, EmbedderSpec, default_spec
+from codesearch.errors import CodesearchError
+from codesearch.files import DEFAULT_MAX_BYTES
+from codesearch.languages import ALL_LANGUAGES
+from codesearch.locate import index_dir_for_root
+
+CONFIG_NAME = "config.toml"
+PYPROJECT = "pyproject.toml"
+DEFAULT = "default"
+FLAG = "flag"
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _embedder(value: object) -> str:
+    if _text(value) not in BACKENDS:
+        raise ValueError(f"unknown embedder {value!r}; choose one of: {', '.join(BACKENDS)}")
+    return str(value)
+
+
+def _positive(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def _patterns(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _languages(value: object) -> tuple[str, ...]:
+    names = _patterns(value)
+    unknown = [name for name in names if name not in ALL_LANGUAGES]
+    if unknown:
+        raise ValueError(f"unknown language {unknown[0]!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
+    return names
+
+
+_CHECKS: dict[str, Callable[[object], object]] = {
+    "embedder": _embedder,
+    "model": _text,
+    "dims": _positive,
+    "ignore": _patterns,
+    "languages": _languages,
+    "chunk_size": _positive,
+    "max_file_size": _positive,
+}
+KEYS = tuple(_CHECKS)
+_LISTS = frozenset({"ignore", "languages"})
+_INTEGERS = frozenset({"dims", "chunk_size", "max_file_size"})
+
+
+def env_name(key: str) -> str:
+    return f"CODESEARCH_{key.upper()}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective settings; `sources[key]` says where each came from."""
+
+    root: Path
+    index_dir: Path
+    embedder: str
+    model: str | None
+    dims: int | None
+    ignore: tuple[str, ...]
+    languages: tuple[str, ...] | None
+    chunk_size: int
+    max_file_size: int
+    sources: Mapping[str, str]
+
+    def embedder_spec(self) -> EmbedderSpec | None:
+        """A spec only when a setting chose the embedder; None keeps the one the index was built with."""
+        chosen = {key: getattr(self, key) for key in ("embedder", "model", "dims") if self.sources[key] != DEFAULT}
+        return default_spec(chosen.get("embedder"), chosen.get("model"), chosen.get("dims")) if chosen else None
+
+    def sync_options(self) -> dict[str, object]:
+        """The keyword arguments of `indexer.sync` that the settings decide (besides the embedder)."""
+        return {"max_bytes": self.max_file_size, "ignore": self.ignore, "languages": self.languages, "chunk_size": self.chunk_size}
+
+    def to_dict(self) -> dict:
+        settings = {key: {"value": _plain(getattr(self, key)), "source": self.sources[key]} for key in KEYS}
+        return {"root": str(self.root), "index_dir": str(self.index_dir), "settings": settings}
+
+
+def load_config(
+    root: Path | str,
+    index_dir: Path | None = None,
+    flags: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """The settings for indexing `root`; `flags` are the command line's (None = not given)."""
+    root = Path(root).absolute()
+    index_dir = index_dir_for_root(root, index_dir)
+    layers = [
+        (FLAG, {key: _checked(f"--{key.replace('_', '-')}", key, value) for key, value in (flags or {}).items() if value is not None}),
+        *_environment(os.environ if environ is None else environ),
+        *_config_file(index_dir / CONFIG_NAME),
+        *_pyproject(root / PYPROJECT),
+    ]
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for source, settings in reversed(layers):
+        for key, value in settings.items():
+            values[key], sources[key] = value, source
+    defaults = _defaults()
+    for key in KEYS:
+        sources.setdefault(key, DEFAULT)
+        values.setdefault(key, defaults[key])
+    return Config(root=root, index_dir=index_dir, sources=sources, **values)  # type: ignore[arg-type]
+
+
+def _defaults() -> dict[str, object]:
+    return {
+        "embedder": default_spec().backend, "model": None, "dims": None, "ignore": (),
+        "languages": None, "chunk_size": MAX_LINES, "max_file_size": DEFAULT_MAX_BYTES,
+    }
+
+
+def _environment(environ: Mapping[str, str]) -> list[tuple[str, dict[str, object]]]:
+    """One layer per variable set, so each setting names its own variable as its source."""
+    layers = []
+    for key in KEYS:
+        raw = environ.get(env_name(key), "").strip()
+        if raw:
+            layers.append((f"env {env_name(key)}", {key: _checked(env_name(key), key, _from_text(key, raw))}))
+    return layers
+
+
+def _from_text(key: str, raw: str) -> object:
+    """An environment value in the type a file would give: lists comma-separated, numbers as ints."""
+    if key in _LISTS:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if key in _INTEGERS:
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _config_file(path: Path) -> list[tuple[str, dict[str, object]]]:
+    table = _read_toml(path)
+    return [(str(path), _checked_table(str(path), table))] if table is not None else []
+
+
+def _pyproject(path: Path) -> list[tuple[str, dict[str, object]]]:
+    document = _read_toml(path)
+    table = (document or {}).get("tool", {}).get("codesearch")
+    if table is None:
+        return []
+    where = f"{path} [tool.codesearch]"
+    if not isinstance(table, dict):
+        raise CodesearchError(f"{where}: expected a table of settings")
+    return [(where, _checked_table(where, table))]
+
+
+def _read_toml(path: Path) -> dict | None:
+    """The parsed file, or None when there is none."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CodesearchError(f"{path}: cannot read it ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CodesearchError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def _checked_table(where: str, table: dict) -> dict[str, object]:
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        raise CodesearchError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(KEYS)}")
+    return {key: _checked(f"{where}: {key}", key, value) for key, value in table.items()}
+
+
+def _checked(prefix: str, key: str, value: object) -> object:
+    """The value, checked; else an error starting with `prefix`, which names where it was set."""
+    try:
+        return _CHECKS[key](value)
+    except ValueError as exc:
+        raise CodesearchError(f"{prefix}: {exc}") from exc
+
+
+def _plain(value: object) -> object:
+    """JSON-ready: tuples as lists."""
+    return list(value) if isinstance(value, tuple) else value
