@@ -8,7 +8,6 @@ file costs no embedding call.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter
@@ -16,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
 
-from codesearch.chunker import chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError, TextTooLongError
-from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, discover_paths, read_source
+from codesearch.files import DEFAULT_MAX_BYTES, SourceFile, discover, discover_paths
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
+from codesearch.parallel import ordered_map, worker_count
+from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
 from codesearch.store import FileState, Store
 from codesearch.tasks import PASSAGE_TASK
 from codesearch.vectors import VECTORS_NAME, VectorIndex
@@ -30,6 +30,9 @@ from codesearch.vectors import VECTORS_NAME, VectorIndex
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
 EMBED_SLICE = 2048
+MEAN_SAMPLE = 20_000
+POOL_MIN_BYTES = 8 << 20
+"""Below this much changed source, starting worker processes costs more than it saves."""
 _DROP_REASONS = frozenset({"vanished", "binary", "too large"})
 
 
@@ -65,30 +68,6 @@ class SyncReport:
     tokens: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-@dataclass
-class _Prepared:
-    """A changed file after reading: new chunks to write, or only a new stat to remember."""
-
-    file: SourceFile
-    digest: str
-    chunks: list[Chunk] | None
-    keys: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-
-
-def embed_text(chunk: Chunk) -> str:
-    """What the embedder sees: a one-line scope header, then the code.
-
-    The path is left out on purpose so that moving a file re-embeds nothing.
-    """
-    header = " ".join(part for part in (chunk.language, chunk.kind, chunk.symbol) if part)
-    return f"{header}\n{chunk.text}"
-
-
-def text_key(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def sync(
@@ -127,7 +106,8 @@ def sync(
                 store.clear()
             embedder = open_embedder(store, spec, record=True, options=embedder_options)
             store.set_meta("root", str(root))
-            run = _Sync(root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip)
+            options = PrepareOptions(max_bytes=max_bytes)
+            run = _Sync(root, index_dir, store, embedder, options, progress or (lambda _p: None), on_skip)
             return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
         finally:
             store.close()
@@ -174,11 +154,11 @@ class _Sync:
     """One run of sync; holds the counters so the steps stay short."""
 
     def __init__(
-        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int,
+        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, options: PrepareOptions,
         progress: ProgressCallback, on_skip: SkipCallback | None,
     ) -> None:
         self.root, self.index_dir, self.store, self.embedder = root, index_dir, store, embedder
-        self.max_bytes, self.progress_cb, self.on_skip = max_bytes, progress, on_skip
+        self.options, self.progress_cb, self.on_skip = options, progress, on_skip
         self.vectors_path = index_dir / VECTORS_NAME
         self.report = SyncReport(root=str(root), index_dir=str(index_dir), embedder=embedder.signature)
         self.progress = Progress()
@@ -202,8 +182,8 @@ class _Sync:
         self.progress_cb(self.progress)
         completed = False
         try:
-            for batch in _batches(changed):
-                self._sync_batch(batch, states)
+            for prepared in self._prepare(changed, states):
+                self._commit(prepared, states)
             completed = True
         finally:
             self._finish(vectors, started, collect_garbage=completed and paths is None)
@@ -211,7 +191,7 @@ class _Sync:
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
-        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip):
+        for source in discover(self.root, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip):
             found.append(source)
             if len(found) % 1000 == 0:
                 self.progress.files_found = len(found)
@@ -220,7 +200,7 @@ class _Sync:
         return found
 
     def _look_at(self, paths: list[str]) -> list[SourceFile]:
-        return discover_paths(self.root, paths, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip)
+        return discover_paths(self.root, paths, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip)
 
     def _skip(self, path: str, reason: str) -> None:
         self.skipped[reason] += 1
@@ -235,66 +215,61 @@ class _Sync:
                 self.store.bump_generation()
         self.report.files_deleted = len(gone)
 
-    def _sync_batch(self, batch: list[SourceFile], states: dict[str, FileState]) -> None:
-        prepared, dropped = self._prepare(batch, states)
-        self._embed_missing(prepared)
+    def _prepare(self, changed: list[SourceFile], states: dict[str, FileState]) -> Iterator[list[Prepared]]:
+        """Prepared batches in order: across worker processes when there is enough to read."""
+        work: Iterator[Work] = (
+            ([(f, states[f.path].hash if f.path in states else None) for f in batch], self.options)
+            for batch in _batches(changed)
+        )
+        workers = worker_count()
+        if workers > 1 and sum(f.size for f in changed) >= POOL_MIN_BYTES:
+            return ordered_map(prepare_batch, work, workers)
+        return map(prepare_batch, work)
+
+    def _commit(self, prepared: list[Prepared], states: dict[str, FileState]) -> None:
+        """Embed what the batch needs, then write it in one transaction."""
+        for item in prepared:
+            if item.skipped is not None:
+                self._skip(item.file.path, item.skipped)
+        dropped = [i.file.path for i in prepared if i.skipped in _DROP_REASONS and i.file.path in states]
+        ready = [item for item in prepared if item.skipped is None]
+        self._embed_missing(ready)
         with self.store.transaction():
             self.removed_ids += self.store.delete_files(dropped)
-            for item in prepared:
+            for item in ready:
                 self._write(item)
             self.store.bump_generation()
-        self.progress.files_done += len(batch)
+        self.progress.files_done += len(prepared)
         self.progress_cb(self.progress)
 
-    def _prepare(self, batch: list[SourceFile], states: dict[str, FileState]) -> tuple[list[_Prepared], list[str]]:
-        prepared: list[_Prepared] = []
-        dropped: list[str] = []
-        for source in batch:
-            try:
-                data = read_source(source, self.max_bytes)
-            except SkipFile as skip:
-                self._skip(source.path, str(skip))
-                if str(skip) in _DROP_REASONS and source.path in states:
-                    dropped.append(source.path)
-                continue
-            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-            state = states.get(source.path)
-            if state is not None and state.hash == digest:
-                prepared.append(_Prepared(source, digest, None))
-                continue
-            chunks = chunk_source(source.path, source.language, data)
-            texts = [embed_text(c) for c in chunks]
-            prepared.append(_Prepared(source, digest, chunks, [text_key(t) for t in texts], texts))
-        return prepared, dropped
-
-    def _embed_missing(self, prepared: list[_Prepared]) -> None:
+    def _embed_missing(self, prepared: list[Prepared]) -> None:
         """Embed each distinct text not already stored under this embedder's signature.
 
         Vectors are committed slice by slice, before the chunks that use them: if the embedder
         fails half-way (the API goes down), what it did deliver is kept for the next run.
         """
-        by_key = {k: t for item in prepared if item.chunks for k, t in zip(item.keys, item.texts)}
+        by_key = {k: c for item in prepared if item.chunks for k, c in zip(item.keys, item.chunks)}
         missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
         self.report.reused += sum(len(item.keys) for item in prepared) - len(missing)
         for start in range(0, len(missing), EMBED_SLICE):
             keys = missing[start : start + EMBED_SLICE]
             try:
-                vectors = self.embedder.embed([by_key[k] for k in keys], PASSAGE_TASK)
+                vectors = self.embedder.embed([embed_text(by_key[k]) for k in keys], PASSAGE_TASK)
             except TextTooLongError as exc:
-                raise CodesearchError(f"{_locate(prepared, keys[exc.index])}: {exc}") from exc
+                raise CodesearchError(f"{_locate(by_key[keys[exc.index]])}: {exc}") from exc
             with self.store.transaction():
                 self.store.put_vectors(keys, vectors, self.embedder.signature)
             self.report.embedded += len(keys)
             self.progress.embedded += len(keys)
             self.progress_cb(self.progress)
 
-    def _write(self, item: _Prepared) -> None:
+    def _write(self, item: Prepared) -> None:
         source = item.file
         if item.chunks is None:
             self.store.touch_file(source.path, source.size, source.mtime_ns)
             return
         removed, added = self.store.replace_file(
-            source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys
+            source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys, item.lexical
         )
         self.removed_ids += removed
         self.added_ids += added
@@ -312,34 +287,29 @@ class _Sync:
                 self.store.drop_orphan_vectors()
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)
-        if vectors is None:
+        self.report.files, self.report.chunks = self.store.counts()
+        if vectors is None or not vectors.suits(self.report.chunks):
             vectors = build_vectors(self.store, self.embedder.signature, self.embedder.dimensions)
         else:
             vectors.remove(self.removed_ids)
             for ids, matrix in self.store.chunk_vectors(self.embedder.signature, self.added_ids):
                 vectors.add(ids, matrix)
         vectors.save(self.vectors_path, self.store.generation)
-        self.report.files, self.report.chunks = self.store.counts()
         self.report.skipped = dict(self.skipped)
         self.report.seconds = time.perf_counter() - started
 
 
 def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
-    """A fresh FAISS index from every vector in SQLite."""
-    vectors = VectorIndex(dims)
+    """A fresh FAISS index from every vector in SQLite, of the kind that suits its size."""
+    vectors = VectorIndex.for_size(dims, store.counts()[1], lambda: store.vector_sample(signature, MEAN_SAMPLE))
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
 
 
-def _locate(prepared: list[_Prepared], key: str) -> str:
-    """`path:start-end (symbol)` of the chunk whose embedded text has `key`."""
-    return next(
-        f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
-        for item in prepared
-        for chunk, chunk_key in zip(item.chunks or [], item.keys)
-        if chunk_key == key
-    )
+def _locate(chunk: Chunk) -> str:
+    """`path:start-end (symbol)`, for errors about one chunk."""
+    return f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
 
 
 def _covered(path: str, paths: set[str]) -> bool:

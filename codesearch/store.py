@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from codesearch.errors import CodesearchError
 from codesearch.models import Chunk
-from codesearch.text import subtokens
+from codesearch.text import WORD, subtokens, word_subtokens
 
 SCHEMA_VERSION = 1
 DB_NAME = "index.db"
@@ -73,8 +74,14 @@ class StoredChunk:
 
 
 def lexical_fields(chunk: Chunk) -> tuple[str, str]:
-    """FTS columns: the symbol and path words, and the body's code subtokens."""
-    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), " ".join(subtokens(chunk.text))
+    """FTS columns: the symbol and path words, and the body's code subtokens.
+
+    BM25 needs each term's count, not its position, so the body lists each distinct word's
+    subtokens as often as the word occurs: the work grows with the distinct words only.
+    """
+    counts = Counter(WORD.findall(chunk.text))
+    body = "".join(f"{' '.join(word_subtokens(word))} " * n for word, n in counts.items())
+    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), body
 
 
 class Store:
@@ -188,9 +195,12 @@ class Store:
 
     def replace_file(
         self, path: str, language: str, size: int, mtime_ns: int, digest: str,
-        chunks: Sequence[Chunk], vector_keys: Sequence[str],
+        chunks: Sequence[Chunk], vector_keys: Sequence[str], lexical: Sequence[tuple[str, str]],
     ) -> tuple[list[int], list[int]]:
-        """Swap a file's chunks for new ones; returns (removed chunk ids, added chunk ids)."""
+        """Swap a file's chunks for new ones; returns (removed chunk ids, added chunk ids).
+
+        `lexical` holds each chunk's `lexical_fields`, computed by the worker that chunked it.
+        """
         row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
         removed = self._delete_chunks_of(row[0]) if row else []
         self.conn.execute(
@@ -200,18 +210,21 @@ class Store:
             (path, language, size, mtime_ns, digest),
         )
         file_id = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
-        added = [self._insert_chunk(file_id, chunk, key) for chunk, key in zip(chunks, vector_keys)]
-        return removed, added
-
-    def _insert_chunk(self, file_id: int, chunk: Chunk, key: str) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO chunks(file_id, kind, symbol, start_line, end_line, text, vector_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (file_id, chunk.kind, chunk.symbol, chunk.start_line, chunk.end_line, chunk.text, key),
+        first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
+        added = list(range(first, first + len(chunks)))
+        self.conn.executemany(
+            "INSERT INTO chunks(id, file_id, kind, symbol, start_line, end_line, text, vector_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (cid, file_id, c.kind, c.symbol, c.start_line, c.end_line, c.text, key)
+                for cid, c, key in zip(added, chunks, vector_keys)
+            ),
         )
-        chunk_id = int(cursor.lastrowid)
-        self.conn.execute("INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)", (chunk_id, *lexical_fields(chunk)))
-        return chunk_id
+        self.conn.executemany(
+            "INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)",
+            ((cid, name, body) for cid, (name, body) in zip(added, lexical)),
+        )
+        return removed, added
 
     def missing_vector_keys(self, keys: Iterable[str], signature: str) -> set[str]:
         wanted = set(keys)
@@ -237,6 +250,13 @@ class Store:
             "DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE chunks.vector_key = vectors.key)"
         )
         return cursor.rowcount
+
+    def vector_sample(self, signature: str, limit: int) -> np.ndarray:
+        """Up to `limit` stored vectors; keys are content hashes, so key order is a random order."""
+        dims = int(self.get_meta("dims") or 0)
+        rows = self.conn.execute("SELECT vector FROM vectors WHERE signature = ? LIMIT ?", (signature, limit))
+        flat = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float16)
+        return flat.reshape(-1, dims).astype(np.float32)
 
     def chunk_vectors(
         self, signature: str, chunk_ids: Sequence[int] | None = None, batch: int = 20_000
