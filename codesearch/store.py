@@ -21,6 +21,8 @@ from codesearch.models import Chunk
 from codesearch.text import WORD, subtokens, word_subtokens
 
 SCHEMA_VERSION = 1
+LEXICAL_BUDGET = 20_000
+"""Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
 
 _SCHEMA = """
@@ -306,9 +308,10 @@ class Store:
 
     def lexical_search(self, words: Sequence[str], limit: int, allowed: Sequence[int] | None) -> list[tuple[int, float]]:
         """BM25 over the FTS table, names weighted above bodies; (chunk id, score) best first."""
-        if not words:
+        terms = self._affordable(list(dict.fromkeys(words)))
+        if not terms:
             return []
-        match = " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+        match = " OR ".join(f'"{w}"' for w in terms)
         sql = "SELECT rowid, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[object] = [match]
         if allowed is not None:
@@ -319,6 +322,27 @@ class Store:
         sql += " ORDER BY score DESC LIMIT ?"
         params.append(limit)
         return [(int(r[0]), float(r[1])) for r in self.conn.execute(sql, params)]
+
+    def _affordable(self, terms: list[str]) -> list[str]:
+        """The rarest terms whose chunks together stay within LEXICAL_BUDGET.
+
+        BM25 costs about a microsecond per matching chunk (a document-length lookup each), so a
+        word found in a fifth of the Linux kernel's million chunks would cost 200 ms; its low IDF
+        adds little to the ranking. Small indexes, where no term can exceed the budget, keep all.
+        """
+        largest = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+        if largest <= LEXICAL_BUDGET:
+            return terms
+        probe = "SELECT COUNT(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        sizes = {t: self.conn.execute(probe, (f'"{t}"', LEXICAL_BUDGET + 1)).fetchone()[0] for t in terms}
+        kept: list[str] = []
+        spent = 0
+        for term in sorted(terms, key=sizes.__getitem__):
+            spent += sizes[term]
+            if spent > LEXICAL_BUDGET:
+                break
+            kept.append(term)
+        return kept
 
     def counts(self) -> tuple[int, int]:
         files = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
