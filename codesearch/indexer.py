@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
@@ -21,7 +22,7 @@ from codesearch.files import DEFAULT_MAX_BYTES, SourceFile, discover, discover_p
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
-from codesearch.parallel import ordered_map, worker_count
+from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
 from codesearch.store import FileState, Store
 from codesearch.tasks import PASSAGE_TASK
@@ -33,7 +34,9 @@ EMBED_SLICE = 2048
 MEAN_SAMPLE = 20_000
 POOL_MIN_BYTES = 8 << 20
 """Below this much changed source, starting worker processes costs more than it saves."""
-_DROP_REASONS = frozenset({"vanished", "binary", "too large"})
+_DROP_REASONS = frozenset({"vanished", "too large"})
+"""Skips that remove a file from the index; a binary file is instead remembered without chunks,
+so that it is not read again until it changes."""
 
 
 @dataclass
@@ -223,7 +226,7 @@ class _Sync:
         )
         workers = worker_count()
         if workers > 1 and sum(f.size for f in changed) >= POOL_MIN_BYTES:
-            return ordered_map(prepare_batch, work, workers)
+            return ordered_map(prepare_batch, work, workers, on_crash=_prepare_one_by_one)
         return map(prepare_batch, work)
 
     def _commit(self, prepared: list[Prepared], states: dict[str, FileState]) -> None:
@@ -233,10 +236,11 @@ class _Sync:
                 self._skip(item.file.path, item.skipped)
         dropped = [i.file.path for i in prepared if i.skipped in _DROP_REASONS and i.file.path in states]
         ready = [item for item in prepared if item.skipped is None]
+        binary = [Prepared(item.file, chunks=[]) for item in prepared if item.skipped == "binary"]
         self._embed_missing(ready)
         with self.store.transaction():
             self.removed_ids += self.store.delete_files(dropped)
-            for item in ready:
+            for item in ready + binary:
                 self._write(item)
             self.store.bump_generation()
         self.progress.files_done += len(prepared)
@@ -305,6 +309,19 @@ def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
+
+
+def _prepare_one_by_one(work: Work) -> list[Prepared]:
+    """A batch whose worker died: each file alone, so that only the file that kills its
+    process (a grammar's native crash) is lost, and skipped with a reason."""
+    files, options = work
+    prepared = []
+    for source, known in files:
+        try:
+            prepared += isolated(prepare_batch, ([(source, known)], options))
+        except BrokenProcessPool:
+            prepared.append(Prepared(source, skipped="parser crashed"))
+    return prepared
 
 
 def _locate(chunk: Chunk) -> str:

@@ -19,7 +19,7 @@ from codesearch.parallel import ordered_map
 
 def test_results_come_back_in_input_order() -> None:
     words = ["x" * n for n in range(40)]
-    assert list(ordered_map(len, words, 2)) == list(range(40))
+    assert list(ordered_map(len, words, 2, on_crash=lambda _w: -1)) == list(range(40))
 
 
 def chunk_rows(index_dir: Path) -> list[tuple]:
@@ -58,7 +58,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
     pids.mkdir()
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import slow; from codesearch.parallel import ordered_map; "
-        "list(ordered_map(slow.record_and_sleep, [sys.argv[2]] * 2, 2))"
+        "list(ordered_map(slow.record_and_sleep, [sys.argv[2]] * 2, 2, on_crash=print))"
     )
     parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(pids)])
     deadline = time.monotonic() + 30
@@ -72,3 +72,15 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(pid) for pid in workers)
+
+
+def crash_on_poison(name: str) -> str:
+    if name == "poison":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return name.upper()
+
+
+def test_a_crashed_task_costs_only_itself() -> None:
+    items = ["a", "b", "poison", "c", "d", "e"]
+    retry = lambda item: "crashed" if item == "poison" else item.upper()  # what the indexer's fallback does
+    assert list(ordered_map(crash_on_poison, items, 2, on_crash=retry)) == ["A", "B", "crashed", "C", "D", "E"]
