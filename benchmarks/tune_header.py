@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/tune_header.py --embedder static [--datasets doc-python,doc-js,doc-go]
 
-Patches `codesearch.indexer.embed_text` in this process only, re-indexes each set per variant and
+Patches `embed_text` in `codesearch.prepare` (chunk keys) and `codesearch.indexer` (embedded
+texts), in this process only (the sets are small enough that no worker process starts), re-indexes each set per variant and
 prints MRR@10 (dense and hybrid).
 """
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import codesearch  # noqa: E402
 import codesearch.indexer as indexer  # noqa: E402
+import codesearch.prepare as prepare  # noqa: E402
 
 from benchmarks import datasets  # noqa: E402
 from benchmarks.quality import build_index, evaluate, spec_for  # noqa: E402
@@ -45,7 +47,7 @@ def main() -> int:
     print("| header | mode | " + " | ".join(names) + " | mean |")
     print("|---" * (len(names) + 3) + "|")
     for variant, fn in VARIANTS.items():
-        indexer.embed_text = fn
+        indexer.embed_text = prepare.embed_text = fn
         scores = {"dense": [], "hybrid": []}
         for name in names:
             ds = datasets.load(name, args.work)

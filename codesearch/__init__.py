@@ -12,7 +12,13 @@ Everything the CLI does is here; attributes load lazily so `import codesearch` s
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+"""Before numpy loads its BLAS: indexing already runs a process per core, and the matrix
+products of embedding a batch or a query are too small to gain from more threads (measured
+1.3x faster single-threaded on 2 cores)."""
 
 __version__ = "0.1.0"
 

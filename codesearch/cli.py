@@ -103,12 +103,8 @@ def index(
     """
     from codesearch.config import load_config
     from codesearch.indexer import sync
-    from codesearch.locate import index_dir_for_root
-    from codesearch.store import discard_damaged
 
     settings = load_config(path, index_dir, {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size})
-    if full:
-        discard_damaged(index_dir_for_root(path.absolute(), index_dir))
     with render.progress_bar(enabled=not quiet and not as_json) as on_progress:
         report = sync(
             path, index_dir=index_dir, spec=settings.embedder_spec(), full=full, progress=on_progress,

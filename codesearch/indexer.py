@@ -8,29 +8,36 @@ file costs no embedding call.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Collection, Iterable, Iterator, Mapping
 
-from codesearch.chunker import MAX_LINES, chunk_source
+from codesearch.chunker import MAX_LINES
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError, TextTooLongError
-from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, discover, discover_paths, read_source
+from codesearch.files import DEFAULT_MAX_BYTES, SourceFile, discover, discover_paths
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
-from codesearch.store import FileState, Store
+from codesearch.parallel import isolated, ordered_map, worker_count
+from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
+from codesearch.store import FileState, Store, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
-from codesearch.vectors import VECTORS_NAME, VectorIndex
+from codesearch.vectors import VECTORS_NAME, VectorIndex, remove_stale_temporaries
 
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
 EMBED_SLICE = 2048
-_DROP_REASONS = frozenset({"vanished", "binary", "too large"})
+MEAN_SAMPLE = 20_000
+POOL_MIN_BYTES = 8 << 20
+"""Below this much changed source, starting worker processes costs more than it saves."""
+_DROP_REASONS = frozenset({"vanished", "too large"})
+"""Skips that remove a file from the index; a binary file is instead remembered without chunks,
+so that it is not read again until it changes."""
 
 
 @dataclass
@@ -67,30 +74,6 @@ class SyncReport:
     seconds: float = 0.0
 
 
-@dataclass
-class _Prepared:
-    """A changed file after reading: new chunks to write, or only a new stat to remember."""
-
-    file: SourceFile
-    digest: str
-    chunks: list[Chunk] | None
-    keys: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-
-
-def embed_text(chunk: Chunk) -> str:
-    """What the embedder sees: a one-line scope header, then the code.
-
-    The path is left out on purpose so that moving a file re-embeds nothing.
-    """
-    header = " ".join(part for part in (chunk.language, chunk.kind, chunk.symbol) if part)
-    return f"{header}\n{chunk.text}"
-
-
-def text_key(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
 def sync(
     root: Path | str,
     *,
@@ -125,33 +108,54 @@ def sync(
         raise CodesearchError(f"path not found or not a directory: {root}")
     index_dir = index_dir_for_root(root, index_dir)
     prepare_index_dir(index_dir)
+    if full:
+        discard_damaged(index_dir)
     with writer_lock(index_dir, writer, wait):
         store = Store.open(index_dir, create=True)
         try:
-            if full:
-                store.clear()
-            embedder = open_embedder(store, spec, record=True, options=embedder_options)
-            store.set_meta("root", str(root))
+            _claim(store, root, index_dir, full)
+            embedder = open_embedder(store, spec, record=True, options=embedder_options, replace=full)
+            options = PrepareOptions(max_bytes=max_bytes, chunk_size=chunk_size)
             run = _Sync(
-                root, index_dir, store, embedder, max_bytes, progress or (lambda _p: None), on_skip,
-                selection={"ignore": tuple(ignore), "languages": languages}, chunk_size=chunk_size,
+                root, index_dir, store, embedder, options, progress or (lambda _p: None), on_skip,
+                selection={"ignore": tuple(ignore), "languages": languages},
             )
             return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
         finally:
             store.close()
 
 
+def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
+    """An index serves one root: another root's index is refused unless rebuilt (`--full`)."""
+    previous = store.get_meta("root")
+    if previous and previous != str(root) and not full:
+        raise CodesearchError(
+            f"the index at {index_dir} belongs to {previous}; rebuild it for {root} with "
+            f"`codesearch index {root} --full --index {index_dir}`"
+        )
+    if previous != str(root):
+        with store.transaction():
+            store.set_meta("root", str(root))
+
+
 def open_embedder(
-    store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None
+    store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None,
+    replace: bool = False,
 ) -> Embedder:
-    """The embedder the index was built with; a different one is refused, never mixed in."""
-    stored = store.get_meta("embedder")
+    """The embedder the index was built with; a different one is refused, never mixed in.
+
+    `replace` (for `--full`) empties the index and records the new embedder in one
+    transaction, so that no crash can leave an index without an embedder.
+    """
+    stored = None if replace else store.get_meta("embedder")
     if stored is None:
         if not record:
             raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
         embedder = create_embedder(spec or default_spec(), options)
         saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
         with store.transaction():
+            if replace:
+                store.clear()
             store.set_meta("embedder", json.dumps(saved))
             store.set_meta("dims", str(embedder.dimensions))
         return embedder
@@ -182,12 +186,12 @@ class _Sync:
     """One run of sync; holds the counters so the steps stay short."""
 
     def __init__(
-        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, max_bytes: int,
-        progress: ProgressCallback, on_skip: SkipCallback | None,
-        *, selection: Mapping[str, object], chunk_size: int,
+        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, options: PrepareOptions,
+        progress: ProgressCallback, on_skip: SkipCallback | None, *, selection: Mapping[str, object],
     ) -> None:
         self.root, self.index_dir, self.store, self.embedder = root, index_dir, store, embedder
-        self.max_bytes, self.progress_cb, self.on_skip = max_bytes, progress, on_skip
+        self.options, self.progress_cb, self.on_skip = options, progress, on_skip
+        self.selection = selection  # which files: passed through to discovery
         self.vectors_path = index_dir / VECTORS_NAME
         self.report = SyncReport(root=str(root), index_dir=str(index_dir), embedder=embedder.signature)
         self.progress = Progress()
@@ -195,11 +199,11 @@ class _Sync:
         self.removed_ids: list[int] = []
         self.added_ids: list[int] = []
         self.tokens_before = getattr(embedder, "tokens_used", 0)
-        self.selection, self.chunk_size = selection, chunk_size  # passed through to discovery and the chunker
 
     def run(self, paths: list[str] | None) -> SyncReport:
         """Sync every file under the root, or only `paths` (see `sync`)."""
         started = time.perf_counter()
+        remove_stale_temporaries(self.index_dir)
         vectors = VectorIndex.load(self.vectors_path, self.store.generation, self.embedder.dimensions)
         found = self._discover() if paths is None else self._look_at(paths)
         states = self.store.file_states()
@@ -212,8 +216,8 @@ class _Sync:
         self.progress_cb(self.progress)
         completed = False
         try:
-            for batch in _batches(changed):
-                self._sync_batch(batch, states)
+            for prepared in self._prepare(changed, states):
+                self._commit(prepared, states)
             completed = True
         finally:
             self._finish(vectors, started, collect_garbage=completed and paths is None)
@@ -221,7 +225,7 @@ class _Sync:
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
-        for source in discover(self.root, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection):
+        for source in discover(self.root, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection):
             found.append(source)
             if len(found) % 1000 == 0:
                 self.progress.files_found = len(found)
@@ -230,7 +234,9 @@ class _Sync:
         return found
 
     def _look_at(self, paths: list[str]) -> list[SourceFile]:
-        return discover_paths(self.root, paths, max_bytes=self.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection)
+        return discover_paths(
+            self.root, paths, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection
+        )
 
     def _skip(self, path: str, reason: str) -> None:
         self.skipped[reason] += 1
@@ -245,66 +251,62 @@ class _Sync:
                 self.store.bump_generation()
         self.report.files_deleted = len(gone)
 
-    def _sync_batch(self, batch: list[SourceFile], states: dict[str, FileState]) -> None:
-        prepared, dropped = self._prepare(batch, states)
-        self._embed_missing(prepared)
+    def _prepare(self, changed: list[SourceFile], states: dict[str, FileState]) -> Iterator[list[Prepared]]:
+        """Prepared batches in order: across worker processes when there is enough to read."""
+        work: Iterator[Work] = (
+            ([(f, states[f.path].hash if f.path in states else None) for f in batch], self.options)
+            for batch in _batches(changed)
+        )
+        workers = worker_count()
+        if workers > 1 and sum(f.size for f in changed) >= POOL_MIN_BYTES:
+            return ordered_map(prepare_batch, work, workers, on_crash=_prepare_one_by_one)
+        return map(prepare_batch, work)
+
+    def _commit(self, prepared: list[Prepared], states: dict[str, FileState]) -> None:
+        """Embed what the batch needs, then write it in one transaction."""
+        for item in prepared:
+            if item.skipped is not None:
+                self._skip(item.file.path, item.skipped)
+        dropped = [i.file.path for i in prepared if i.skipped in _DROP_REASONS and i.file.path in states]
+        ready = [item for item in prepared if item.skipped is None]
+        binary = [Prepared(item.file, chunks=[]) for item in prepared if item.skipped == "binary"]
+        self._embed_missing(ready)
         with self.store.transaction():
             self.removed_ids += self.store.delete_files(dropped)
-            for item in prepared:
+            for item in ready + binary:
                 self._write(item)
             self.store.bump_generation()
-        self.progress.files_done += len(batch)
+        self.progress.files_done += len(prepared)
         self.progress_cb(self.progress)
 
-    def _prepare(self, batch: list[SourceFile], states: dict[str, FileState]) -> tuple[list[_Prepared], list[str]]:
-        prepared: list[_Prepared] = []
-        dropped: list[str] = []
-        for source in batch:
-            try:
-                data = read_source(source, self.max_bytes)
-            except SkipFile as skip:
-                self._skip(source.path, str(skip))
-                if str(skip) in _DROP_REASONS and source.path in states:
-                    dropped.append(source.path)
-                continue
-            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-            state = states.get(source.path)
-            if state is not None and state.hash == digest:
-                prepared.append(_Prepared(source, digest, None))
-                continue
-            chunks = chunk_source(source.path, source.language, data, max_lines=self.chunk_size)
-            texts = [embed_text(c) for c in chunks]
-            prepared.append(_Prepared(source, digest, chunks, [text_key(t) for t in texts], texts))
-        return prepared, dropped
-
-    def _embed_missing(self, prepared: list[_Prepared]) -> None:
+    def _embed_missing(self, prepared: list[Prepared]) -> None:
         """Embed each distinct text not already stored under this embedder's signature.
 
         Vectors are committed slice by slice, before the chunks that use them: if the embedder
         fails half-way (the API goes down), what it did deliver is kept for the next run.
         """
-        by_key = {k: t for item in prepared if item.chunks for k, t in zip(item.keys, item.texts)}
+        by_key = {k: c for item in prepared if item.chunks for k, c in zip(item.keys, item.chunks)}
         missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
         self.report.reused += sum(len(item.keys) for item in prepared) - len(missing)
         for start in range(0, len(missing), EMBED_SLICE):
             keys = missing[start : start + EMBED_SLICE]
             try:
-                vectors = self.embedder.embed([by_key[k] for k in keys], PASSAGE_TASK)
+                vectors = self.embedder.embed([embed_text(by_key[k]) for k in keys], PASSAGE_TASK)
             except TextTooLongError as exc:
-                raise CodesearchError(f"{_locate(prepared, keys[exc.index])}: {exc}") from exc
+                raise CodesearchError(f"{_locate(by_key[keys[exc.index]])}: {exc}") from exc
             with self.store.transaction():
                 self.store.put_vectors(keys, vectors, self.embedder.signature)
             self.report.embedded += len(keys)
             self.progress.embedded += len(keys)
             self.progress_cb(self.progress)
 
-    def _write(self, item: _Prepared) -> None:
+    def _write(self, item: Prepared) -> None:
         source = item.file
         if item.chunks is None:
             self.store.touch_file(source.path, source.size, source.mtime_ns)
             return
         removed, added = self.store.replace_file(
-            source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys
+            source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys, item.lexical
         )
         self.removed_ids += removed
         self.added_ids += added
@@ -322,34 +324,42 @@ class _Sync:
                 self.store.drop_orphan_vectors()
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)
-        if vectors is None:
+        self.report.files, self.report.chunks = self.store.counts()
+        if vectors is None or not vectors.suits(self.report.chunks):
             vectors = build_vectors(self.store, self.embedder.signature, self.embedder.dimensions)
         else:
             vectors.remove(self.removed_ids)
             for ids, matrix in self.store.chunk_vectors(self.embedder.signature, self.added_ids):
                 vectors.add(ids, matrix)
         vectors.save(self.vectors_path, self.store.generation)
-        self.report.files, self.report.chunks = self.store.counts()
         self.report.skipped = dict(self.skipped)
         self.report.seconds = time.perf_counter() - started
 
 
 def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
-    """A fresh FAISS index from every vector in SQLite."""
-    vectors = VectorIndex(dims)
+    """A fresh FAISS index from every vector in SQLite, of the kind that suits its size."""
+    vectors = VectorIndex.for_size(dims, store.counts()[1], lambda: store.vector_sample(signature, MEAN_SAMPLE))
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
 
 
-def _locate(prepared: list[_Prepared], key: str) -> str:
-    """`path:start-end (symbol)` of the chunk whose embedded text has `key`."""
-    return next(
-        f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
-        for item in prepared
-        for chunk, chunk_key in zip(item.chunks or [], item.keys)
-        if chunk_key == key
-    )
+def _prepare_one_by_one(work: Work) -> list[Prepared]:
+    """A batch whose worker died: each file alone, so that only the file that kills its
+    process (a grammar's native crash) is lost, and skipped with a reason."""
+    files, options = work
+    prepared = []
+    for source, known in files:
+        try:
+            prepared += isolated(prepare_batch, ([(source, known)], options))
+        except BrokenProcessPool:
+            prepared.append(Prepared(source, skipped="parser crashed"))
+    return prepared
+
+
+def _locate(chunk: Chunk) -> str:
+    """`path:start-end (symbol)`, for errors about one chunk."""
+    return f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
 
 
 def _covered(path: str, paths: set[str]) -> bool:

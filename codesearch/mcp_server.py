@@ -35,7 +35,6 @@ from codesearch.locate import find_index
 from codesearch.models import Hit
 from codesearch.searcher import MODES, SearchResult, Searcher
 from codesearch.status import index_status
-from codesearch.store import discard_damaged
 from codesearch.tasks import QUERY_TASKS
 from codesearch.watcher import Notice, Watcher
 
@@ -110,7 +109,6 @@ class IndexHandle:
         settings = load_config(root, index_dir)
         if full:
             self.close()
-            discard_damaged(settings.index_dir)
         report = sync(
             root, index_dir=settings.index_dir, spec=settings.embedder_spec(), full=full, wait=REINDEX_WAIT_S,
             **settings.sync_options(),

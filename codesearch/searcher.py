@@ -186,7 +186,8 @@ class Searcher:
 
     def _dense(self, query: str, task: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
         vector = self.embedder.embed([query], task)[0]
-        return self.vectors.search(vector, pool, allowed)
+        signature = self.embedder.signature
+        return self.vectors.search(vector, pool, allowed, lambda ids: self.store.chunk_vectors(signature, ids))
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,11 @@ import numpy as np
 from codesearch.errors import CodesearchError
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
-from codesearch.text import subtokens
+from codesearch.text import WORD, subtokens, word_subtokens
 
 SCHEMA_VERSION = 1
+LEXICAL_BUDGET = 20_000
+"""Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
 
 _SCHEMA = """
@@ -79,8 +82,14 @@ class StoredChunk:
 
 
 def lexical_fields(chunk: Chunk) -> tuple[str, str]:
-    """FTS columns: the symbol and path words, and the body's code subtokens."""
-    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), " ".join(subtokens(chunk.text))
+    """FTS columns: the symbol and path words, and the body's code subtokens.
+
+    BM25 needs each term's count, not its position, so the body lists each distinct word's
+    subtokens as often as the word occurs: the work grows with the distinct words only.
+    """
+    counts = Counter(WORD.findall(chunk.text))
+    body = "".join(f"{' '.join(word_subtokens(word))} " * n for word, n in counts.items())
+    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), body
 
 
 class Store:
@@ -171,12 +180,12 @@ class Store:
         return generation
 
     def clear(self) -> None:
-        """Drop every file, chunk and vector (for `--full`); meta keeps the schema."""
-        with self.transaction():
-            for table in ("chunks_fts", "chunks", "files", "vectors"):
-                self.conn.execute(f"DELETE FROM {table}")
-            self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation')")
-            self.bump_generation()
+        """Drop every file, chunk and vector (for `--full`), inside the caller's transaction;
+        meta keeps the schema, the generation and the root."""
+        for table in ("chunks_fts", "chunks", "files", "vectors"):
+            self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation', 'root')")
+        self.bump_generation()
 
     def file_states(self) -> dict[str, FileState]:
         rows = self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM files")
@@ -204,9 +213,12 @@ class Store:
 
     def replace_file(
         self, path: str, language: str, size: int, mtime_ns: int, digest: str,
-        chunks: Sequence[Chunk], vector_keys: Sequence[str],
+        chunks: Sequence[Chunk], vector_keys: Sequence[str], lexical: Sequence[tuple[str, str]],
     ) -> tuple[list[int], list[int]]:
-        """Swap a file's chunks for new ones; returns (removed chunk ids, added chunk ids)."""
+        """Swap a file's chunks for new ones; returns (removed chunk ids, added chunk ids).
+
+        `lexical` holds each chunk's `lexical_fields`, computed by the worker that chunked it.
+        """
         row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
         removed = self._delete_chunks_of(row[0]) if row else []
         self.conn.execute(
@@ -216,18 +228,21 @@ class Store:
             (path, language, size, mtime_ns, digest),
         )
         file_id = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
-        added = [self._insert_chunk(file_id, chunk, key) for chunk, key in zip(chunks, vector_keys)]
-        return removed, added
-
-    def _insert_chunk(self, file_id: int, chunk: Chunk, key: str) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO chunks(file_id, kind, symbol, start_line, end_line, text, vector_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (file_id, chunk.kind, chunk.symbol, chunk.start_line, chunk.end_line, chunk.text, key),
+        first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
+        added = list(range(first, first + len(chunks)))
+        self.conn.executemany(
+            "INSERT INTO chunks(id, file_id, kind, symbol, start_line, end_line, text, vector_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (cid, file_id, c.kind, c.symbol, c.start_line, c.end_line, c.text, key)
+                for cid, c, key in zip(added, chunks, vector_keys)
+            ),
         )
-        chunk_id = int(cursor.lastrowid)
-        self.conn.execute("INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)", (chunk_id, *lexical_fields(chunk)))
-        return chunk_id
+        self.conn.executemany(
+            "INSERT INTO chunks_fts(rowid, name, body) VALUES (?, ?, ?)",
+            ((cid, name, body) for cid, (name, body) in zip(added, lexical)),
+        )
+        return removed, added
 
     def missing_vector_keys(self, keys: Iterable[str], signature: str) -> set[str]:
         wanted = set(keys)
@@ -253,6 +268,13 @@ class Store:
             "DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE chunks.vector_key = vectors.key)"
         )
         return cursor.rowcount
+
+    def vector_sample(self, signature: str, limit: int) -> np.ndarray:
+        """Up to `limit` stored vectors; keys are content hashes, so key order is a random order."""
+        dims = int(self.get_meta("dims") or 0)
+        rows = self.conn.execute("SELECT vector FROM vectors WHERE signature = ? LIMIT ?", (signature, limit))
+        flat = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float16)
+        return flat.reshape(-1, dims).astype(np.float32)
 
     def chunk_vectors(
         self, signature: str, chunk_ids: Sequence[int] | None = None, batch: int = 20_000
@@ -302,9 +324,10 @@ class Store:
 
     def lexical_search(self, words: Sequence[str], limit: int, allowed: Sequence[int] | None) -> list[tuple[int, float]]:
         """BM25 over the FTS table, names weighted above bodies; (chunk id, score) best first."""
-        if not words:
+        terms = self._affordable(list(dict.fromkeys(words)))
+        if not terms:
             return []
-        match = " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+        match = " OR ".join(f'"{w}"' for w in terms)
         sql = "SELECT rowid, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[object] = [match]
         if allowed is not None:
@@ -315,6 +338,27 @@ class Store:
         sql += " ORDER BY score DESC LIMIT ?"
         params.append(limit)
         return [(int(r[0]), float(r[1])) for r in self.conn.execute(sql, params)]
+
+    def _affordable(self, terms: list[str]) -> list[str]:
+        """The rarest terms whose chunks together stay within LEXICAL_BUDGET.
+
+        BM25 costs about a microsecond per matching chunk (a document-length lookup each), so a
+        word found in a fifth of the Linux kernel's million chunks would cost 200 ms; its low IDF
+        adds little to the ranking. Small indexes, where no term can exceed the budget, keep all.
+        """
+        largest = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+        if largest <= LEXICAL_BUDGET:
+            return terms
+        probe = "SELECT COUNT(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        sizes = {t: self.conn.execute(probe, (f'"{t}"', LEXICAL_BUDGET + 1)).fetchone()[0] for t in terms}
+        kept: list[str] = []
+        spent = 0
+        for term in sorted(terms, key=sizes.__getitem__):
+            spent += sizes[term]
+            if spent > LEXICAL_BUDGET:
+                break
+            kept.append(term)
+        return kept
 
     def counts(self) -> tuple[int, int]:
         files = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]

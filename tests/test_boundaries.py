@@ -112,11 +112,6 @@ def test_env_index_from_outside_answers_paths_of_its_root(nested: Path, tmp_path
     assert json.loads(status.stdout)["root"] == str(nested)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="indexer.py sync: an existing index of another root (--index or CODESEARCH_INDEX) is silently "
-    "rewritten for the new root, dropping every file of the old one",
-)
 def test_index_of_another_root_is_refused(nested: Path, tmp_path: Path, cli) -> None:
     other = write_repo(tmp_path / "other", {"other.py": function("other_only")})
     result = cli("index", other, "--index", nested / INDEX_DIR_NAME)

@@ -22,7 +22,7 @@ from codesearch.embedders import EmbedderSpec, create_embedder
 from codesearch.embedders import local
 from codesearch.embedders.local import LocalEmbedder, TextTooLongError, length_batches, matryoshka_dims, pool
 from codesearch.errors import CodesearchError
-from codesearch.indexer import embed_text
+from codesearch.prepare import embed_text
 from codesearch.models import Chunk
 from codesearch.tasks import PASSAGE_TASK, QUERY_TASKS
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesearch.vectors import VectorIndex
+from codesearch.vectors import EXACT_MAX, VectorIndex
 
 
 def sample_index() -> VectorIndex:
@@ -61,3 +61,55 @@ def test_removed_ids_are_not_returned() -> None:
 def test_allowed_ids_restrict_search() -> None:
     found = sample_index().search(np.ones(8, dtype=np.float32), 10, allowed=[105, 110])
     assert {cid for cid, _ in found} == {105, 110}
+
+
+def binary_index(vectors: np.ndarray) -> VectorIndex:
+    index = VectorIndex.for_size(vectors.shape[1], EXACT_MAX + 1, lambda: vectors)
+    index.add(np.arange(100, 100 + len(vectors)), vectors)
+    return index
+
+
+def unit_rows(count: int, dims: int) -> np.ndarray:
+    vectors = np.random.default_rng(1).normal(size=(count, dims)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def exact_from(vectors: np.ndarray):
+    def lookup(ids):
+        yield np.asarray(ids), vectors[np.asarray(ids) - 100]
+
+    return lookup
+
+
+def test_kind_follows_corpus_size() -> None:
+    vectors = unit_rows(4, 8)
+    assert not VectorIndex.for_size(8, EXACT_MAX, lambda: vectors).binary
+    assert binary_index(vectors).binary
+    assert binary_index(vectors).suits(EXACT_MAX + 1) and not binary_index(vectors).suits(EXACT_MAX)
+
+
+def test_binary_kind_reranks_to_the_exact_order() -> None:
+    vectors = unit_rows(300, 32)
+    exact = VectorIndex(32)
+    exact.add(np.arange(100, 400), vectors)
+    query = unit_rows(1, 32)[0] + vectors[7]
+    expected = [cid for cid, _ in exact.search(query, 10)]
+    assert [cid for cid, _ in binary_index(vectors).search(query, 10, exact=exact_from(vectors))] == expected
+
+
+def test_binary_kind_round_trip_keeps_codes_and_mean(tmp_path: Path) -> None:
+    vectors = unit_rows(50, 16)
+    index = binary_index(vectors)
+    index.save(tmp_path / "v.faiss", generation=3)
+    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16)
+    assert loaded is not None and loaded.binary
+    assert np.array_equal(loaded.mean, index.mean)
+    assert loaded.search(vectors[5], 5) == index.search(vectors[5], 5)
+
+
+def test_binary_kind_honours_filters_and_removal() -> None:
+    vectors = unit_rows(40, 16)
+    index = binary_index(vectors)
+    index.remove([105])
+    found = index.search(vectors[5], 10, allowed=[105, 106, 107], exact=exact_from(vectors))
+    assert {cid for cid, _ in found} == {106, 107}

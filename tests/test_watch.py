@@ -244,16 +244,16 @@ def test_file_vanishing_between_event_and_read_is_no_error(watching: Watching) -
 
 
 def test_unreadable_file_is_reported_and_skipped(watching: Watching, monkeypatch: pytest.MonkeyPatch) -> None:
-    from codesearch import indexer
+    from codesearch import prepare
 
-    real_read = indexer.read_source
+    real_read = prepare.read_source
 
     def read(source: SourceFile, max_bytes: int) -> bytes:
         if source.path == "src/secret.py":
             raise SkipFile("unreadable")
         return real_read(source, max_bytes)
 
-    monkeypatch.setattr(indexer, "read_source", read)
+    monkeypatch.setattr(prepare, "read_source", read)
     (watching.root / "src/secret.py").write_text(function("hidden_secret"))
     (watching.root / "src/open.py").write_text(function("open_secret"))
     eventually(lambda: "src/open.py" in indexed_paths(watching.root))

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codesearch.chunker import chunk_source  # noqa: E402
 from codesearch.embedders import EmbedderSpec, create_embedder  # noqa: E402
-from codesearch.indexer import embed_text  # noqa: E402
+from codesearch.prepare import embed_text  # noqa: E402
 from codesearch.languages import detect_language  # noqa: E402
 
 

@@ -1,0 +1,72 @@
+"""Reading and chunking changed files: the CPU-bound half of a sync, run in worker processes.
+
+Nothing here touches the index. Each file comes back as a `Prepared` that the single writer
+commits, so workers can be many while the database keeps one writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from codesearch.chunker import MAX_LINES, chunk_source
+from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, read_source
+from codesearch.models import Chunk
+from codesearch.store import lexical_fields
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Settings every worker needs; picklable."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    chunk_size: int = MAX_LINES
+
+
+@dataclass
+class Prepared:
+    """A changed file after reading: new chunks, only a new stat (`chunks` None), or a skip."""
+
+    file: SourceFile
+    digest: str = ""
+    chunks: list[Chunk] | None = None
+    keys: list[str] = field(default_factory=list)
+    lexical: list[tuple[str, str]] = field(default_factory=list)
+    skipped: str | None = None
+
+
+Work = tuple[list[tuple[SourceFile, "str | None"]], PrepareOptions]
+"""A batch of (file, the content hash the index holds for it) and the options."""
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder sees: a one-line scope header, then the code.
+
+    The path is left out on purpose so that moving a file re-embeds nothing.
+    """
+    header = " ".join(part for part in (chunk.language, chunk.kind, chunk.symbol) if part)
+    return f"{header}\n{chunk.text}"
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def prepare_batch(work: Work) -> list[Prepared]:
+    files, options = work
+    return [prepare_file(source, known, options) for source, known in files]
+
+
+def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOptions) -> Prepared:
+    """Read, hash and chunk one file; unchanged content (a touched file) is not chunked again."""
+    try:
+        data = read_source(source, options.max_bytes)
+    except SkipFile as skip:
+        return Prepared(source, skipped=str(skip))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash:
+        return Prepared(source, digest)
+    chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
+    return Prepared(
+        source, digest, chunks, [text_key(embed_text(c)) for c in chunks], [lexical_fields(c) for c in chunks]
+    )
