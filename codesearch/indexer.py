@@ -12,9 +12,11 @@ import json
 import time
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Callable, Collection, Iterable, Iterator, Mapping
+
+import numpy as np
 
 from codesearch.chunker import MAX_LINES
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
@@ -252,15 +254,18 @@ class _Sync:
         self.report.files_deleted = len(gone)
 
     def _prepare(self, changed: list[SourceFile], states: dict[str, FileState]) -> Iterator[list[Prepared]]:
-        """Prepared batches in order: across worker processes when there is enough to read."""
-        work: Iterator[Work] = (
-            ([(f, states[f.path].hash if f.path in states else None) for f in batch], self.options)
-            for batch in _batches(changed)
-        )
+        """Prepared batches in order: across worker processes when there is enough to read.
+
+        The workers also embed, when the embedder is made for that (the built-in one): then
+        nothing is left to the single writer but writing. A small sync (a watch batch, renames)
+        stays in this process and embeds only the texts whose vectors are not stored yet.
+        """
         workers = worker_count()
         if workers > 1 and sum(f.size for f in changed) >= POOL_MIN_BYTES:
-            return ordered_map(prepare_batch, work, workers, on_crash=_prepare_one_by_one)
-        return map(prepare_batch, work)
+            spec = EmbedderSpec(self.embedder.name, self.embedder.model, self.embedder.dimensions)
+            options = replace(self.options, embedder=spec if self.embedder.in_workers else None)
+            return ordered_map(prepare_batch, _work(changed, states, options), workers, on_crash=_prepare_one_by_one)
+        return map(prepare_batch, _work(changed, states, self.options))
 
     def _commit(self, prepared: list[Prepared], states: dict[str, FileState]) -> None:
         """Embed what the batch needs, then write it in one transaction."""
@@ -283,22 +288,35 @@ class _Sync:
         """Embed each distinct text not already stored under this embedder's signature.
 
         Vectors are committed slice by slice, before the chunks that use them: if the embedder
-        fails half-way (the API goes down), what it did deliver is kept for the next run.
+        fails half-way (the API goes down), what it did deliver is kept for the next run. An
+        embedder that runs in the workers has already embedded every chunk of the batch; only
+        the vectors not stored yet are written.
         """
         by_key = {k: c for item in prepared if item.chunks for k, c in zip(item.keys, item.chunks)}
         missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
-        self.report.reused += sum(len(item.keys) for item in prepared) - len(missing)
+        chunks = sum(len(item.keys) for item in prepared)
+        self.report.reused += chunks - len(missing)
+        made = {k: v for item in prepared if item.vectors is not None for k, v in zip(item.keys, item.vectors)}
+        if made:
+            self._count_embedded(chunks)
         for start in range(0, len(missing), EMBED_SLICE):
             keys = missing[start : start + EMBED_SLICE]
-            try:
-                vectors = self.embedder.embed([embed_text(by_key[k]) for k in keys], PASSAGE_TASK)
-            except TextTooLongError as exc:
-                raise CodesearchError(f"{_locate(by_key[keys[exc.index]])}: {exc}") from exc
+            vectors = np.stack([made[k] for k in keys]) if made else self._embed(keys, by_key)
             with self.store.transaction():
                 self.store.put_vectors(keys, vectors, self.embedder.signature)
-            self.report.embedded += len(keys)
-            self.progress.embedded += len(keys)
-            self.progress_cb(self.progress)
+
+    def _embed(self, keys: list[str], by_key: dict[str, Chunk]) -> np.ndarray:
+        try:
+            vectors = self.embedder.embed([embed_text(by_key[k]) for k in keys], PASSAGE_TASK)
+        except TextTooLongError as exc:
+            raise CodesearchError(f"{_locate(by_key[keys[exc.index]])}: {exc}") from exc
+        self._count_embedded(len(keys))
+        return vectors
+
+    def _count_embedded(self, count: int) -> None:
+        self.report.embedded += count
+        self.progress.embedded += count
+        self.progress_cb(self.progress)
 
     def _write(self, item: Prepared) -> None:
         source = item.file
@@ -342,6 +360,12 @@ def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
     for ids, matrix in store.chunk_vectors(signature):
         vectors.add(ids, matrix)
     return vectors
+
+
+def _work(changed: list[SourceFile], states: dict[str, FileState], options: PrepareOptions) -> Iterator[Work]:
+    """Batches of (file, the content hash the index holds for it) for `prepare_batch`."""
+    for batch in _batches(changed):
+        yield [(f, states[f.path].hash if f.path in states else None) for f in batch], options
 
 
 def _prepare_one_by_one(work: Work) -> list[Prepared]:

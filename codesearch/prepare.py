@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
 
 from codesearch.chunker import MAX_LINES, chunk_source
+from codesearch.embedders import Embedder, EmbedderSpec, create_embedder
 from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, read_source
 from codesearch.models import Chunk
 from codesearch.store import lexical_fields
+from codesearch.tasks import PASSAGE_TASK
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,8 @@ class PrepareOptions:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     chunk_size: int = MAX_LINES
+    embedder: EmbedderSpec | None = None
+    """Set for an embedder that runs where the chunks are made (see `Embedder.in_workers`)."""
 
 
 @dataclass
@@ -33,6 +40,8 @@ class Prepared:
     keys: list[str] = field(default_factory=list)
     lexical: list[tuple[str, str]] = field(default_factory=list)
     skipped: str | None = None
+    vectors: np.ndarray | None = None
+    """float16, a row per chunk, when the options named an embedder."""
 
 
 Work = tuple[list[tuple[SourceFile, "str | None"]], PrepareOptions]
@@ -67,6 +76,14 @@ def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOpt
     if digest == known_hash:
         return Prepared(source, digest)
     chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
-    return Prepared(
-        source, digest, chunks, [text_key(embed_text(c)) for c in chunks], [lexical_fields(c) for c in chunks]
-    )
+    texts = [embed_text(c) for c in chunks]
+    vectors = None
+    if options.embedder is not None and texts:
+        vectors = _embedder(options.embedder).embed(texts, PASSAGE_TASK).astype(np.float16)
+    return Prepared(source, digest, chunks, [text_key(t) for t in texts], [lexical_fields(c) for c in chunks], vectors=vectors)
+
+
+@cache
+def _embedder(spec: EmbedderSpec) -> Embedder:
+    """One per worker process, made on its first file."""
+    return create_embedder(spec)

@@ -30,12 +30,18 @@ def chunk_rows(index_dir: Path) -> list[tuple]:
         ).fetchall()
 
 
+def stored_vectors(index_dir: Path) -> list[tuple]:
+    with sqlite3.connect(index_dir / "index.db") as conn:
+        return conn.execute("SELECT key, signature, vector FROM vectors ORDER BY key").fetchall()
+
+
 def test_workers_build_the_same_index_as_one_process(repo: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("index", repo, "--index", tmp_path / "single", "-q").exit_code == 0
     monkeypatch.setattr(indexer, "POOL_MIN_BYTES", 0)
     monkeypatch.setattr(indexer, "worker_count", lambda: 2)
     assert cli("index", repo, "--index", tmp_path / "pool", "-q").exit_code == 0
     assert chunk_rows(tmp_path / "pool") == chunk_rows(tmp_path / "single") != []
+    assert stored_vectors(tmp_path / "pool") == stored_vectors(tmp_path / "single") != []
 
 
 def alive(pid: int) -> bool:

@@ -28,6 +28,9 @@ class Embedder(Protocol):
     model: str
     dimensions: int
     signature: str
+    in_workers: bool
+    """Cheap to make in every worker process and bound by this machine's CPU (the built-in
+    static model): indexing then embeds each file where it is chunked, on every core."""
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray: ...
 

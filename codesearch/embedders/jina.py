@@ -311,6 +311,7 @@ class JinaEmbedder:
     """
 
     name = "jina"
+    in_workers = False
 
     def __init__(
         self,

@@ -310,6 +310,7 @@ class LocalEmbedder:
     """
 
     name = "local"
+    in_workers = False
 
     def __init__(
         self,

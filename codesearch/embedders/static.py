@@ -131,6 +131,7 @@ class StaticEmbedder:
     """The built-in embedder; see the module docstring for the exact recipe."""
 
     name = "static"
+    in_workers = True
 
     def __init__(self, model: str | None = None, dims: int | None = None) -> None:
         if model == HASH_MODEL:
