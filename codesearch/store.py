@@ -112,6 +112,10 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # A writer inserts keys in hash order all over the vector and FTS B-trees: a 256 MiB page
+            # cache and 64 MiB between WAL checkpoints cut indexing time by a fifth (linux/fs, 46 MB).
+            conn.execute("PRAGMA cache_size=-262144")
+            conn.execute("PRAGMA wal_autocheckpoint=16384")
             store = cls(conn, path)
             store._check_schema(create)
         except sqlite3.DatabaseError as exc:
