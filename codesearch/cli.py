@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 
 from codesearch import render
-from codesearch.errors import CodesearchError
+from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
 
 if TYPE_CHECKING:
     from codesearch.searcher import SearchResult, Searcher
@@ -54,23 +53,6 @@ def friendly(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-EXPECTED_FAILURES = (CodesearchError, sqlite3.DatabaseError, OSError)
-
-
-def failure_message(exc: CodesearchError | sqlite3.DatabaseError | OSError) -> str:
-    """The one line a user reads for an expected failure, here and from `codesearch mcp`'s tools.
-
-    OSError is here for a full disk or a failing write: one line, and the index as it was.
-    """
-    if isinstance(exc, sqlite3.DatabaseError):
-        from codesearch.store import database_error
-
-        return str(database_error(exc))
-    if isinstance(exc, OSError):
-        return f"file system error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-    return str(exc)
-
-
 def _fail(message: str, code: int) -> None:
     typer.echo(f"codesearch: error: {message}", err=True)
     raise typer.Exit(code)
@@ -101,14 +83,13 @@ def index(
 
     Example: codesearch index ./myrepo
     """
-    from codesearch.config import load_config
-    from codesearch.indexer import sync
+    from codesearch.config import configured_sync
 
-    settings = load_config(path, index_dir, {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size})
+    flags = {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size}
     with render.progress_bar(enabled=not quiet and not as_json) as on_progress:
-        report = sync(
-            path, index_dir=index_dir, spec=settings.embedder_spec(), full=full, progress=on_progress,
-            embedder_options={"truncate": truncate, "device": device, "threads": threads}, **settings.sync_options(),
+        report = configured_sync(
+            path, index_dir, flags, full=full, progress=on_progress,
+            embedder_options={"truncate": truncate, "device": device, "threads": threads},
         )
     if as_json:
         typer.echo(json.dumps(report.__dict__))

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codesearch.chunker import MAX_LINES
 from codesearch.embedders import BACKENDS, EmbedderSpec, default_spec
@@ -20,6 +21,9 @@ from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES
 from codesearch.languages import ALL_LANGUAGES
 from codesearch.locate import index_dir_for_root
+
+if TYPE_CHECKING:
+    from codesearch.indexer import SyncReport
 
 CONFIG_NAME = "config.toml"
 PYPROJECT = "pyproject.toml"
@@ -209,3 +213,13 @@ def _checked(prefix: str, key: str, value: object) -> object:
 def _plain(value: object) -> object:
     """JSON-ready: tuples as lists."""
     return list(value) if isinstance(value, tuple) else value
+
+
+def configured_sync(
+    root: Path | str, index_dir: Path | None = None, flags: Mapping[str, object] | None = None, **options: object
+) -> SyncReport:
+    """`indexer.sync` with the settings for `root` (what `codesearch index` and MCP's reindex run)."""
+    from codesearch.indexer import sync
+
+    settings = load_config(root, index_dir, flags)
+    return sync(root, index_dir=settings.index_dir, spec=settings.embedder_spec(), **settings.sync_options(), **options)  # type: ignore[arg-type]

@@ -1,5 +1,9 @@
 """Errors the user can act on; the CLI prints their message as one line."""
 
+from __future__ import annotations
+
+import sqlite3
+
 
 class CodesearchError(Exception):
     """A failure with a message meant for the user, never a traceback."""
@@ -13,3 +17,21 @@ class TextTooLongError(CodesearchError):
         self.index = index
         self.tokens = tokens
         self.limit = limit
+
+
+EXPECTED_FAILURES = (CodesearchError, sqlite3.DatabaseError, OSError)
+"""What the CLI and `codesearch mcp`'s tools report as one line, never as a traceback."""
+
+
+def failure_message(exc: CodesearchError | sqlite3.DatabaseError | OSError) -> str:
+    """The one line a user reads for an expected failure.
+
+    OSError is here for a full disk or a failing write: one line, and the index as it was.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        from codesearch.store import database_error
+
+        return str(database_error(exc))
+    if isinstance(exc, OSError):
+        return f"file system error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)

@@ -27,10 +27,9 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from codesearch import __version__
-from codesearch.cli import EXPECTED_FAILURES, failure_message
-from codesearch.config import load_config
+from codesearch.errors import EXPECTED_FAILURES, failure_message
+from codesearch.config import configured_sync, load_config
 from codesearch.errors import CodesearchError
-from codesearch.indexer import sync
 from codesearch.locate import find_index
 from codesearch.models import Hit
 from codesearch.searcher import MODES, SearchResult, Searcher
@@ -106,13 +105,9 @@ class IndexHandle:
     def reindex(self, full: bool) -> dict:
         """What `codesearch index [--full]` does for the served index, with its configuration."""
         root, index_dir = self._target()
-        settings = load_config(root, index_dir)
         if full:
             self.close()
-        report = sync(
-            root, index_dir=settings.index_dir, spec=settings.embedder_spec(), full=full, wait=REINDEX_WAIT_S,
-            **settings.sync_options(),
-        )
+        report = configured_sync(root, index_dir, full=full, wait=REINDEX_WAIT_S)
         if full:
             self.close()  # the rebuild recorded the embedder anew; the next query must not use the old one
         return report.__dict__

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from codesearch.config import load_config
 from codesearch.files import discover
 from codesearch.indexer import stat_changed
 from codesearch.locate import find_index
@@ -55,9 +56,13 @@ def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState]) ->
     """Files added, modified (by size or mtime) or deleted since the last sync."""
     if not root.is_dir():
         return len(states)
+    settings = load_config(root, index_dir)
     seen: set[str] = set()
     changed = 0
-    for source in discover(root, index_dir=index_dir):
+    found = discover(
+        root, index_dir=index_dir, max_bytes=settings.max_file_size, ignore=settings.ignore, languages=settings.languages
+    )
+    for source in found:
         seen.add(source.path)
         changed += stat_changed(states.get(source.path), source)
     return changed + sum(1 for path in states if path not in seen)
