@@ -79,10 +79,15 @@ class Searcher:
         """The FAISS index for the store's current generation, reloaded when a writer moved on.
 
         The saved file is used when current; else the index is rebuilt from SQLite and saved.
+        An index rebuilt with another embedder (`index --full --embedder ...`) switches this
+        reader's query embedder too.
         """
         generation = self.store.generation
         if self._vectors is None or generation != self._generation:
-            dims = int(json.loads(self.store.get_meta("embedder") or "{}").get("dims", 0))
+            recorded = json.loads(self.store.get_meta("embedder") or "{}")
+            if self._embedder is not None and self._embedder.signature != recorded.get("signature"):
+                self._embedder = None
+            dims = int(recorded.get("dims", 0))
             path = self.index_dir / VECTORS_NAME
             self._vectors = VectorIndex.load(path, generation, dims)
             if self._vectors is None:
@@ -185,9 +190,10 @@ class Searcher:
         return fuse(dense, lexical)
 
     def _dense(self, query: str, task: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
+        vectors = self.vectors  # first: it notices an index rebuilt with another embedder
         vector = self.embedder.embed([query], task)[0]
         signature = self.embedder.signature
-        return self.vectors.search(vector, pool, allowed, lambda ids: self.store.chunk_vectors(signature, ids))
+        return vectors.search(vector, pool, allowed, lambda ids: self.store.chunk_vectors(signature, ids))
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -171,3 +171,14 @@ def test_open_searcher_sees_later_index_changes(indexed: Path, cli) -> None:
         assert cli("index", indexed, "--quiet").exit_code == 0
         top = searcher.search("reverse words", mode="dense").hits[0]
     assert top.symbol == "reverse_words"
+
+
+def test_open_searcher_follows_a_rebuild_with_another_embedder(indexed: Path, cli) -> None:
+    from codesearch.searcher import Searcher
+
+    with Searcher(indexed) as searcher:
+        searcher.search("parse json")
+        assert cli("index", indexed, "--full", "--dims", "64", "-q").exit_code == 0
+        hits = searcher.search("parse json", mode="dense").hits
+        assert searcher.embedder.dimensions == 64
+        assert hits and hits[0].symbol == "parse_json"
