@@ -77,7 +77,7 @@ def function(seed: int, edit: int) -> str:
 def module(number: int, edit: int = 0) -> str:
     """File `number` at edit `edit`: FUNCTIONS_PER_FILE functions."""
     seeds = range(number * FUNCTIONS_PER_FILE, (number + 1) * FUNCTIONS_PER_FILE)
-    return f"import os\n\n\n" + "\n\n".join(function(seed, edit) for seed in seeds)
+    return "import os\n\n\n" + "\n\n".join(function(seed, edit) for seed in seeds)
 
 
 def path_of(number: int, moved: bool = False) -> str:

@@ -360,21 +360,23 @@ def test_burst_of_2000_files_with_a_reader_throughout(watching: Watching, tmp_pa
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(watching.root / ".codesearch"), str(stop)], stdout=subprocess.PIPE, text=True
     )
-    burst = watching.root / "burst"
-    for index in range(2000):
-        folder = burst / f"d{index // 100:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"f{index:04d}.py").write_text(function(f"burst_function_{index}"))
+    try:
+        burst = watching.root / "burst"
+        for index in range(2000):
+            folder = burst / f"d{index // 100:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"f{index:04d}.py").write_text(function(f"burst_function_{index}"))
 
-    def all_indexed() -> bool:
-        return sum(path.startswith("burst/") for path in indexed_paths(watching.root)) == 2000
+        def all_indexed() -> bool:
+            return sum(path.startswith("burst/") for path in indexed_paths(watching.root)) == 2000
 
-    eventually(all_indexed, timeout=30)
-    assert ("burst/d19/f1999.py", "burst_function_1999") in found(watching.root, "burst_function_1999")
-    assert len(watching.batches()) <= 10
-    shutil.rmtree(burst)
-    eventually(lambda: not any(path.startswith("burst/") for path in indexed_paths(watching.root)))
-    stop.touch()
+        eventually(all_indexed, timeout=30)
+        assert ("burst/d19/f1999.py", "burst_function_1999") in found(watching.root, "burst_function_1999")
+        assert len(watching.batches()) <= 10
+        shutil.rmtree(burst)
+        eventually(lambda: not any(path.startswith("burst/") for path in indexed_paths(watching.root)), timeout=30)
+    finally:
+        stop.touch()  # the reader stops even when an assertion failed
     out, _ = reader.communicate(timeout=TIMEOUT_S)
     summary = json.loads(out)
     assert summary["errors"] == []
