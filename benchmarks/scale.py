@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks.count_embeddings import COUNTS_ENV, total  # noqa: E402
+from benchmarks.index_speed import warm_latencies  # noqa: E402
 from codesearch import chunker  # noqa: E402
 from codesearch.files import SkipFile, SourceFile, discover, read_source  # noqa: E402
 from codesearch.searcher import Searcher  # noqa: E402
@@ -208,14 +209,7 @@ def pss(pid: int) -> int:
 
 def warm_p50(index_dir: Path, queries: list[str]) -> float:
     """Median seconds per search in one process, after a first search has loaded everything."""
-    with Searcher(index_dir) as searcher:
-        searcher.search(queries[0])
-        latencies = []
-        for query in queries:
-            started = time.perf_counter()
-            searcher.search(query)
-            latencies.append(time.perf_counter() - started)
-    return statistics.median(latencies)
+    return statistics.median(warm_latencies(index_dir, queries))
 
 
 def cold_p50(index_dir: Path, queries: list[str]) -> float:
