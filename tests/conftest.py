@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from codesearch.cli import app
+from codesearch.store import Store
 
 REPO_FILES = {
     "src/jsonutil.py": '''
@@ -112,6 +113,15 @@ def indexed(repo: Path, cli) -> Path:
     result = cli("index", repo, "--quiet")
     assert result.exit_code == 0, result.output
     return repo
+
+
+def indexed_paths(root: Path) -> set[str]:
+    """The files the index at ROOT/.codesearch holds."""
+    store = Store.open(root / ".codesearch")
+    try:
+        return set(store.file_states())
+    finally:
+        store.close()
 
 
 def ask_json(cli, *args: str) -> dict:

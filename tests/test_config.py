@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from codesearch.config import KEYS, load_config
-from codesearch.store import Store
-from conftest import REPO_FILES, write_repo
+from conftest import REPO_FILES, indexed_paths, write_repo
 
 ENV_KEYS = [f"CODESEARCH_{key.upper()}" for key in KEYS]
 
@@ -44,14 +43,6 @@ def config_json(cli, root: Path) -> dict:
     result = cli("config", root, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["settings"]
-
-
-def indexed_paths(root: Path) -> set[str]:
-    store = Store.open(root / ".codesearch")
-    try:
-        return set(store.file_states())
-    finally:
-        store.close()
 
 
 def test_defaults_when_nothing_is_set(repo: Path, cli) -> None:

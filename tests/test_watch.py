@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ask_json
+from conftest import ask_json, indexed_paths
 from codesearch import watcher as watcher_module
 from codesearch.embedders.static import StaticEmbedder
 from codesearch.errors import CodesearchError
 from codesearch.files import SkipFile, SourceFile
 from codesearch.lock import IndexBusy, writer_lock
 from codesearch.searcher import Searcher
-from codesearch.store import Store
 from codesearch.watcher import Notice, Watcher
 
 TIMEOUT_S = 15.0
@@ -76,14 +75,6 @@ def found(root: Path, query: str, k: int = 20) -> set[tuple[str, str]]:
     """(path, symbol) of each hit a fresh reader gets, as `ask` would."""
     with Searcher(root / ".codesearch") as searcher:
         return {(hit.path, hit.symbol) for hit in searcher.search(query, k).hits}
-
-
-def indexed_paths(root: Path) -> set[str]:
-    store = Store.open(root / ".codesearch")
-    try:
-        return set(store.file_states())
-    finally:
-        store.close()
 
 
 def function(name: str) -> str:
