@@ -8,12 +8,11 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.syntax import Syntax
 
 from codesearch.config import Config
 from codesearch.context import HitContext
@@ -21,6 +20,9 @@ from codesearch.indexer import Progress as SyncProgress
 from codesearch.indexer import ProgressCallback, SyncReport
 from codesearch.searcher import SearchResult
 from codesearch.status import IndexStatus
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 SNIPPET_LINES = 15
 _LEXERS = {"csharp": "csharp", "tsx": "tsx", "cpp": "cpp", "bash": "bash", "markdown": "markdown"}
@@ -72,9 +74,19 @@ def hits(console: Console, result: SearchResult) -> None:
         console.print(f"[cyan]{escape(hit.path)}[/cyan]:{hit.start_line}-{hit.end_line}{symbol}  [dim]{hit.kind} {hit.score:.4f}[/dim]")
         lines = hit.text.splitlines()
         snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n..." if len(lines) > SNIPPET_LINES else "")
-        lexer = _LEXERS.get(hit.language, hit.language)
-        console.print(Syntax(snippet, lexer, line_numbers=True, start_line=hit.start_line, word_wrap=False))
+        console.print(_snippet(console, snippet, hit.language, hit.start_line), markup=False, highlight=False, soft_wrap=True)
         console.print()
+
+
+def _snippet(console: Console, snippet: str, language: str, start_line: int) -> "Syntax | str":
+    """Highlighted for a terminal; plain numbered lines for a pipe or file, where colour is lost
+    anyway and loading a lexer would cost a fresh `ask` a tenth of a second."""
+    if console.is_terminal:
+        
+        return Syntax(snippet, _LEXERS.get(language, language), line_numbers=True, start_line=start_line, word_wrap=False)
+    lines = snippet.split("\n")
+    width = len(str(start_line + len(lines) - 1))
+    return "\n".join(f"{number:>{width}}  {line}".rstrip() for number, line in enumerate(lines, start_line))
 
 
 def display_path(root: Path, relpath: str, cwd: Path) -> str:
