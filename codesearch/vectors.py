@@ -58,7 +58,8 @@ class VectorIndex:
         codes on the mean of `sample()`, a random sample of the corpus's vectors."""
         if size <= EXACT_MAX:
             return cls(dims)
-        return cls(dims, faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(_code_bits(dims))), sample().mean(axis=0))
+        # IDMap, not IDMap2: IDMap2 keeps a reverse map that loading rebuilds, 0.6 s at 1M codes
+        return cls(dims, faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(_code_bits(dims))), sample().mean(axis=0))
 
     @property
     def binary(self) -> bool:
