@@ -116,7 +116,7 @@ def sync(
         store = Store.open(index_dir, create=True)
         try:
             _claim(store, root, index_dir, full)
-            embedder = open_embedder(store, spec, record=True, options=embedder_options, replace=full)
+            embedder = open_embedder(store, spec, record=True, options=embedder_options, start_over=full)
             options = PrepareOptions(max_bytes=max_bytes, chunk_size=chunk_size)
             run = _Sync(
                 root, index_dir, store, embedder, options, progress or (lambda _p: None), on_skip,
@@ -142,21 +142,21 @@ def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
 
 def open_embedder(
     store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None,
-    replace: bool = False,
+    start_over: bool = False,
 ) -> Embedder:
     """The embedder the index was built with; a different one is refused, never mixed in.
 
-    `replace` (for `--full`) empties the index and records the new embedder in one
+    `start_over` (for `--full`) empties the index and records the new embedder in one
     transaction, so that no crash can leave an index without an embedder.
     """
-    stored = None if replace else store.get_meta("embedder")
+    stored = None if start_over else store.get_meta("embedder")
     if stored is None:
         if not record:
             raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
         embedder = create_embedder(spec or default_spec(), options)
         saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
         with store.transaction():
-            if replace:
+            if start_over:
                 store.clear()
             store.set_meta("embedder", json.dumps(saved))
             store.set_meta("dims", str(embedder.dimensions))
