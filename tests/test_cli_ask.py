@@ -152,10 +152,15 @@ def test_corrupt_database_is_one_line_error(indexed: Path, cli) -> None:
     assert "Traceback" not in result.output
 
 
-def test_index_from_another_embedder_version_says_how_to_rebuild(indexed: Path, cli) -> None:
+@pytest.mark.parametrize(
+    "recorded",
+    [{"signature": "static:hash-subtokens:384:v0"}, {"model": "codesearch-static-v1", "signature": "static:codesearch-static-v1:256:v2"}],
+    ids=["older embedder version", "earlier built-in model"],
+)
+def test_index_from_another_embedder_version_says_how_to_rebuild(indexed: Path, cli, recorded: dict) -> None:
     db = sqlite3.connect(indexed / ".codesearch/index.db")
     saved = json.loads(db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()[0])
-    saved["signature"] = "static:hash-subtokens:384:v0"
+    saved.update(recorded)
     with db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'", (json.dumps(saved),))
     db.close()

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codesearch.embedders.static import MODEL_NAME, bucket_of, tokenize  # noqa: E402
+from training.soup import write_model  # noqa: E402
 
 
 def load_pairs(path: Path) -> list[dict]:
@@ -215,14 +216,9 @@ def main() -> int:
         log["epochs"].append(entry)
         print(entry, flush=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    vectors = model.vectors.weight.detach().numpy().astype(np.float16)
-    np.save(args.out / "vectors.npy", vectors)
-    np.save(args.out / "weights.npy", model.tables().astype(np.float16))
-    (args.out / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
-    (args.out / "config.json").write_text(json.dumps({"name": args.name, "dims": args.dims, "buckets": args.buckets, "vocab": len(vocab)}, indent=1))
     log["minutes"] = round((time.time() - started) / 60, 1)
-    (args.out / "train-log.json").write_text(json.dumps(log, indent=1))
+    config = {"name": args.name, "dims": args.dims, "buckets": args.buckets, "vocab": len(vocab)}
+    write_model(args.out, vocab, model.vectors.weight.detach().numpy(), model.tables(), config, log)
     print(f"done in {log['minutes']} min; wrote {args.out}")
     return 0
 

@@ -32,7 +32,8 @@ from codesearch.errors import CodesearchError
 from codesearch.text import STOPWORDS, WORD, subtokens, word_subtokens
 
 MODEL_DIR = Path(__file__).resolve().parent / "static_model"
-MODEL_NAME = "codesearch-static-v1"
+MODEL_NAME = "codesearch-static-v2"
+_BUILT_IN_FAMILY = "codesearch-static-"
 HASH_MODEL = "hash-subtokens"
 HASH_DIMS = 384
 _HASH_VERSION = "v1"
@@ -60,7 +61,7 @@ class StaticModel:
         try:
             config = json.loads((directory / "config.json").read_text())
             vocab = [t for t in (directory / "vocab.txt").read_text(encoding="utf-8").split("\n") if t]
-            vectors = np.load(directory / "vectors.npy", allow_pickle=False)
+            vectors = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
             weights = np.load(directory / "weights.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise CodesearchError(
@@ -74,7 +75,8 @@ class StaticModel:
         self.size = len(vocab) + self.buckets
         if vectors.shape != (self.size, self.dims) or weights.shape != (2, self.size):
             raise CodesearchError(f"the static model in {directory} is inconsistent (shapes {vectors.shape}, {weights.shape})")
-        self.vectors = vectors.astype(np.float32)
+        self.vectors = vectors
+        """float16 and memory-mapped: a fresh `ask` reads only the rows its query uses."""
         self.weights = weights.astype(np.float32)
         self._word_ids: dict[str, tuple[int, ...]] = {}
 
@@ -118,7 +120,7 @@ class StaticModel:
         distinct, columns = np.unique(tokens, return_inverse=True)
         mix = np.zeros((len(texts), len(distinct)), dtype=np.float32)
         mix[rows, columns] = self.weights[table, tokens] * (1.0 + np.log(counts))
-        return normalize_rows(mix @ self.vectors[distinct, :dims])
+        return normalize_rows(mix @ self.vectors[distinct, :dims].astype(np.float32))
 
 
 @lru_cache(maxsize=4)
@@ -137,6 +139,11 @@ class StaticEmbedder:
         if model == HASH_MODEL:
             self._init_hash(dims)
             return
+        if model and model.startswith(_BUILT_IN_FAMILY) and model != MODEL_NAME:
+            raise CodesearchError(
+                f"{model!r} is the built-in model of an earlier codesearch, replaced by {MODEL_NAME!r}; "
+                "an index built with it needs `codesearch index --full`"
+            )
         directory = MODEL_DIR if model in (None, "", MODEL_NAME) else Path(model)
         if model not in (None, "", MODEL_NAME) and not (directory / "config.json").is_file():
             raise CodesearchError(
