@@ -82,7 +82,8 @@ def _snippet(console: Console, snippet: str, language: str, start_line: int) -> 
     """Highlighted for a terminal; plain numbered lines for a pipe or file, where colour is lost
     anyway and loading a lexer would cost a fresh `ask` a tenth of a second."""
     if console.is_terminal:
-        
+        from rich.syntax import Syntax
+
         return Syntax(snippet, _LEXERS.get(language, language), line_numbers=True, start_line=start_line, word_wrap=False)
     lines = snippet.split("\n")
     width = len(str(start_line + len(lines) - 1))

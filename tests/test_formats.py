@@ -8,11 +8,15 @@ import os
 import re
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from codesearch import render
 from codesearch.cli import app
+from codesearch.searcher import Searcher
 from conftest import ask_json
 
 VIMGREP_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):1:(?P<text>.*)$")
@@ -135,3 +139,20 @@ def test_show_completion_prints_a_script() -> None:
     )
     assert done.returncode == 0
     assert "_codesearch_completion" in done.stdout
+
+
+def test_text_output_to_a_pipe_is_plain_numbered_lines(indexed: Path, cli) -> None:
+    hit = ask_json(cli, "parse json", "--index", indexed, "-k", "1")["results"][0]
+    lines = cli("ask", "parse json", "--index", indexed, "-k", "1").stdout.splitlines()
+    first = first_code_line(hit["text"])
+    assert f"{hit['start_line']}  {first}" in lines
+    assert "\x1b[" not in "\n".join(lines)
+
+
+def test_text_output_to_a_terminal_is_highlighted(indexed: Path) -> None:
+    screen = StringIO()
+    with Searcher(indexed) as searcher:
+        result = searcher.search("parse json", k=1)
+    render.hits(Console(file=screen, force_terminal=True, width=120), result)
+    assert "\x1b[" in screen.getvalue()
+    assert "parse_json" in screen.getvalue()
