@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 
+from codesearch import vectors as vectors_module
 from codesearch.vectors import EXACT_MAX, VectorIndex
 
 
@@ -97,14 +99,33 @@ def test_binary_kind_reranks_to_the_exact_order() -> None:
     assert [cid for cid, _ in binary_index(vectors).search(query, 10, exact=exact_from(vectors))] == expected
 
 
-def test_binary_kind_round_trip_keeps_codes_and_mean(tmp_path: Path) -> None:
+def test_binary_kind_round_trip_keeps_codes_and_projection(tmp_path: Path) -> None:
     vectors = unit_rows(50, 16)
     index = binary_index(vectors)
     index.save(tmp_path / "v.faiss", generation=3)
     loaded = VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16)
     assert loaded is not None and loaded.binary
-    assert np.array_equal(loaded.mean, index.mean)
+    assert np.array_equal(loaded.projection, index.projection)
     assert loaded.search(vectors[5], 5) == index.search(vectors[5], 5)
+
+
+def test_binary_codes_are_two_bits_per_dimension_centred_on_the_mean() -> None:
+    vectors = unit_rows(50, 16)
+    index = binary_index(vectors)
+    assert index.index.d == 32
+    gaussian, offset = index.projection[:-1], index.projection[-1]
+    assert np.allclose(offset, -(vectors.mean(axis=0) @ gaussian), atol=1e-5)
+
+
+def test_file_of_the_earlier_one_bit_kind_is_stale(tmp_path: Path) -> None:
+    """Kind 1 held one bit per dimension and only the mean; it must be rebuilt, not misread."""
+    codes = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(16))
+    codes.add_with_ids(np.zeros((3, 2), dtype=np.uint8), np.arange(3, dtype=np.int64))
+    payload = faiss.serialize_index_binary(codes).tobytes()
+    mean = np.zeros(16, dtype=np.float32).tobytes()
+    header = vectors_module._HEADER.pack(3, 1, len(payload), len(mean))
+    (tmp_path / "v.faiss").write_bytes(vectors_module._MAGIC + header + payload + mean + vectors_module._digest(payload, mean))
+    assert VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16) is None
 
 
 def test_binary_kind_honours_filters_and_removal() -> None:
