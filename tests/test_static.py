@@ -33,6 +33,14 @@ def test_batch_and_single_agree() -> None:
         assert np.allclose(batch[i], embedder().embed(texts[i : i + 1], "nl2code.passage")[0], atol=1e-6)
 
 
+def test_bulk_conversion_to_float32_changes_no_vector() -> None:
+    model = static.StaticModel(static.MODEL_DIR)
+    before = model.embed(TEXTS[:2], 1, 256)
+    model.embed(TEXTS * 400, 1, 256)  # past the bulk threshold: the float32 copy is made
+    assert model._float32 is not None
+    assert np.array_equal(model.embed(TEXTS[:2], 1, 256), before)
+
+
 @pytest.mark.parametrize("model", ["", "hash-subtokens"])
 def test_query_is_closest_to_matching_code(model) -> None:
     e = embedder(model=model)
