@@ -27,9 +27,8 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from codesearch import __version__
-from codesearch.errors import EXPECTED_FAILURES, failure_message
 from codesearch.config import configured_sync, load_config
-from codesearch.errors import CodesearchError
+from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
 from codesearch.locate import find_index
 from codesearch.models import Hit
 from codesearch.searcher import MODES, SearchResult, Searcher
