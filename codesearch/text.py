@@ -43,3 +43,23 @@ def query_words(query: str) -> list[str]:
     """A query's subtokens without stopwords, unless stopwords are all it has."""
     words = subtokens(query)
     return [w for w in words if w not in STOPWORDS] or words
+
+
+_MARKUP = (
+    (re.compile(r":[a-z]+:`~?([^`]+)`"), r"\1"),  # Sphinx roles: :func:`name`
+    (re.compile(r"\{@\w+\s+([^}]+)\}"), r"\1"),  # JSDoc {@link Foo}
+    (re.compile(r"<[^>]+>"), " "),  # HTML tags
+    (re.compile(r"``|`|\*\*"), ""),
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]|\[([^\]]+)\]\([^)]*\)"), lambda m: m.group(1) or m.group(2)),  # Markdown links
+)
+
+
+def plain_prose(text: str) -> str:
+    """Doc-comment markup removed, whitespace collapsed.
+
+    The static model learns from doc summaries cleaned this way, so natural-language queries
+    are cleaned the same way before they are embedded (a pasted `:func:`name`` means `name`).
+    """
+    for pattern, replacement in _MARKUP:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())

@@ -49,6 +49,18 @@ def test_query_is_closest_to_matching_code(model) -> None:
     assert int(np.argmax(docs @ query)) == 0
 
 
+def test_natural_language_query_markup_is_cleaned_as_in_training() -> None:
+    e = embedder()
+    marked = e.embed(["The opposite of :func:`is_scalar`."], "nl2code.query")
+    assert np.array_equal(marked, e.embed(["The opposite of is_scalar."], "nl2code.query"))
+
+
+def test_code_query_keeps_its_markup() -> None:
+    e = embedder()
+    code = 'role = ":meth:`run`"'
+    assert not np.array_equal(e.embed([code], "code2code.query"), e.embed(['role = "run"'], "code2code.query"))
+
+
 def test_trained_model_relates_words_that_do_not_match_literally() -> None:
     e = embedder()
     docs = e.embed(["def remove_file(path):\n    os.unlink(path)", "def add_numbers(a, b):\n    return a + b"], "nl2code.passage")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codesearch.text import query_words, split_identifier, subtokens
+from codesearch.text import plain_prose, query_words, split_identifier, subtokens
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,17 @@ def test_query_words_drop_stopwords() -> None:
 
 def test_query_words_keep_stopwords_when_nothing_else() -> None:
     assert query_words("the") == ["the"]
+
+
+@pytest.mark.parametrize(
+    ("doc", "prose"),
+    [
+        ("The opposite of :func:`is_scalar`.", "The opposite of is_scalar."),
+        ("See :meth:`~dict.get` and ``None``.", "See dict.get and None."),
+        ("Uses {@link Parser} for <b>JSON</b>.", "Uses Parser for JSON ."),
+        ("Like [map][1] or [filter](https://x.io), **fast**.", "Like map or filter, fast."),
+        ("  spread\n  over lines ", "spread over lines"),
+    ],
+)
+def test_plain_prose_drops_doc_markup(doc: str, prose: str) -> None:
+    assert plain_prose(doc) == prose

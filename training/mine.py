@@ -37,6 +37,7 @@ from benchmarks.datasets import SHARED, first_sentence, iter_archive  # noqa: E4
 from benchmarks.heldout import HELD_OUT  # noqa: E402
 from codesearch.chunker import chunk_source  # noqa: E402
 from codesearch.languages import detect_language  # noqa: E402
+from codesearch.text import plain_prose  # noqa: E402
 
 LANGS = {"python", "javascript", "typescript", "go", "rust", "ruby", "php"}
 MAX_SOURCE_BYTES = 6_000_000  # per package, so a few giants do not drown the rest
@@ -134,15 +135,6 @@ def split_comment(text: str, language: str) -> tuple[str, str] | None:
     return "\n".join(cleaned), "\n".join(code_lines) + "\n"
 
 
-def clean_summary(s: str) -> str:
-    s = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", s)  # Sphinx roles
-    s = re.sub(r"\{@\w+\s+([^}]+)\}", r"\1", s)  # {@link Foo}
-    s = re.sub(r"<[^>]+>", " ", s)  # html
-    s = s.replace("``", "").replace("`", "").replace("**", "")
-    s = re.sub(r"\[([^\]]+)\]\[[^\]]*\]|\[([^\]]+)\]\([^)]*\)", lambda m: m.group(1) or m.group(2), s)
-    return " ".join(s.split())
-
-
 def extract(chunk) -> tuple[str, str, str] | None:
     """(summary, code, rest of the doc) of a function/method chunk, or None."""
     if chunk.kind not in ("function", "method"):
@@ -154,7 +146,7 @@ def extract(chunk) -> tuple[str, str, str] | None:
     raw_sentence = first_sentence(doc)
     flat = " ".join(doc.split())
     rest = flat[len(raw_sentence) :].strip()[:MAX_REST_CHARS] if flat.startswith(raw_sentence) else ""
-    summary = clean_summary(raw_sentence)
+    summary = plain_prose(raw_sentence)
     if chunk.language == "go":
         name = chunk.symbol.rsplit(".", 1)[-1]
         first, _, rest = summary.partition(" ")
@@ -291,7 +283,7 @@ def exclusion_sets(cache: Path) -> tuple[set[str], set[str]]:
         for body, doc in _py_functions(fn) or [(fn, None)]:
             code.update(code_hashes(body))
             if doc:
-                summaries.add(norm_summary(clean_summary(first_sentence(doc))))
+                summaries.add(norm_summary(plain_prose(first_sentence(doc))))
     # Java -> C#: both sides
     for side in ("java", "cs"):
         for line in (SHARED / "java-cs" / f"test.java-cs.txt.{side}").read_text().splitlines():

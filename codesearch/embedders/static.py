@@ -29,7 +29,7 @@ import numpy as np
 
 from codesearch.embedders.base import normalize_rows
 from codesearch.errors import CodesearchError
-from codesearch.text import STOPWORDS, WORD, subtokens, word_subtokens
+from codesearch.text import STOPWORDS, WORD, plain_prose, subtokens, word_subtokens
 
 MODEL_DIR = Path(__file__).resolve().parent / "static_model"
 MODEL_NAME = "codesearch-static-v2"
@@ -44,7 +44,8 @@ _BULK = 1024
 """Texts embedded before the float16 vectors are converted to float32 once: the indexer embeds
 20% faster from float32, while a query embeds from the memory map and reads only its rows."""
 _NL_TASKS = ("nl2code.query", "qa.query")
-"""Queries in natural language use the query weights; code queries and passages the code weights."""
+"""Queries in natural language use the query weights, after the markup cleaning their training
+summaries had (`codesearch.text.plain_prose`); code queries and passages the code weights."""
 
 
 def tokenize(text: str) -> list[str]:
@@ -169,7 +170,9 @@ class StaticEmbedder:
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray:
         if self._model is None:
             return _hash_embed(texts, self.dimensions)
-        return self._model.embed(texts, 0 if task in _NL_TASKS else 1, self.dimensions)
+        if task in _NL_TASKS:
+            return self._model.embed([plain_prose(t) for t in texts], 0, self.dimensions)
+        return self._model.embed(texts, 1, self.dimensions)
 
     def _init_hash(self, dims: int | None) -> None:
         self._model = None
