@@ -35,6 +35,7 @@ BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
 EMBED_SLICE = 2048
 MEAN_SAMPLE = 20_000
+CHUNK_SIZE_KEY = "chunk_size"
 POOL_MIN_BYTES = 8 << 20
 """Below this much changed source, starting worker processes costs more than it saves."""
 _DROP_REASONS = frozenset({"vanished", "too large"})
@@ -212,18 +213,31 @@ class _Sync:
         scope = None if paths is None else set(paths)
         in_scope = [path for path in states if scope is None or _covered(path, scope)]
         self._delete_missing(in_scope, {f.path for f in found})
-        changed = [f for f in found if stat_changed(states.get(f.path), f)]
+        changed, known = self._to_read(found, states, whole=paths is None)
         self.report.files_changed = len(changed)
         self.progress.files_total = len(changed)
         self.progress_cb(self.progress)
         completed = False
         try:
-            for prepared in self._prepare(changed, states):
+            for prepared in self._prepare(changed, known):
                 self._commit(prepared, states)
             completed = True
         finally:
-            self._finish(vectors, started, collect_garbage=completed and paths is None)
+            self._finish(vectors, started, complete=completed and paths is None)
         return self.report
+
+    def _to_read(
+        self, found: list[SourceFile], states: dict[str, FileState], *, whole: bool
+    ) -> tuple[list[SourceFile], dict[str, FileState]]:
+        """The files to read, and the states whose content hashes spare re-chunking a touched file.
+
+        A full sync with another chunk size than the index was built with reads and re-chunks
+        every file; chunks whose text is unchanged keep their stored vectors.
+        """
+        recorded = self.store.get_meta(CHUNK_SIZE_KEY)
+        if whole and recorded is not None and recorded != str(self.options.chunk_size):
+            return found, {}
+        return [f for f in found if stat_changed(states.get(f.path), f)], states
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
@@ -331,15 +345,17 @@ class _Sync:
         self.report.chunks_written += len(added)
         self.progress.chunks_written += len(added)
 
-    def _finish(self, vectors: VectorIndex | None, started: float, *, collect_garbage: bool) -> None:
+    def _finish(self, vectors: VectorIndex | None, started: float, *, complete: bool) -> None:
         """Record the sync and bring FAISS in step: patch it when it was current, else rebuild.
 
-        Unused vectors are dropped only after a complete full sync: an interrupted run's
-        vectors are what lets the next run resume without embedding them again.
+        Only a complete full sync drops unused vectors (an interrupted run's vectors are what
+        lets the next run resume without embedding them again) and records the chunk size
+        every file is now chunked with (a different one later re-chunks every file).
         """
         with self.store.transaction():
-            if collect_garbage:
+            if complete:
                 self.store.drop_orphan_vectors()
+                self.store.set_meta(CHUNK_SIZE_KEY, str(self.options.chunk_size))
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)
         self.report.files, self.report.chunks = self.store.counts()

@@ -171,6 +171,14 @@ def test_index_honours_chunk_size(tmp_path: Path, cli) -> None:
     assert json.loads(result.stdout)["chunks"] >= 4
 
 
+def test_a_new_chunk_size_re_chunks_unchanged_files(tmp_path: Path, cli) -> None:
+    body = "".join(f"    total += {i}\n" for i in range(60))
+    root = write_repo(tmp_path / "long", {"long.py": f"def long_sum():\n    total = 0\n{body}    return total\n"})
+    assert json.loads(cli("index", root, "--json").stdout)["chunks"] == 1
+    write_config_toml(root, "chunk_size = 20")
+    assert json.loads(cli("index", root, "--json").stdout)["chunks"] >= 4
+
+
 def test_index_honours_configured_max_file_size(repo: Path, cli) -> None:
     write_config_toml(repo, "max_file_size = 200")
     assert cli("index", repo, "--quiet").exit_code == 0
