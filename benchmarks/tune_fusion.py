@@ -48,7 +48,7 @@ def convex(dense, lexical, alpha, depth):
 VARIANTS = {f"rrf k={k} wd={wd} depth={depth}": (lambda d, l, k=k, wd=wd, depth=depth: rrf(d, l, k, wd, depth))
             for k in (5, 10, 20, 30, 60) for wd in (0.5, 0.75, 1.0, 1.5, 2.0) for depth in (20, 50, 100)}
 VARIANTS.update({f"convex alpha={a} depth={depth}": (lambda d, l, a=a, depth=depth: convex(d, l, a, depth))
-                 for a in (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.8) for depth in (50, 100)})
+                 for a in (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9) for depth in (50, 100)})
 VARIANTS["dense only"] = lambda d, l: [c for c, _ in d]
 VARIANTS["lexical only"] = lambda d, l: [c for c, _ in l]
 

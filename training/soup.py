@@ -1,4 +1,4 @@
-"""Average static models trained with different seeds into one (a "model soup").
+"""Average static models trained with different seeds or batch sizes into one (a "model soup").
 
     python training/soup.py --out codesearch/embedders/static_model /work/data/models/s0 /work/data/models/s1 ...
 

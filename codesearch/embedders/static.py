@@ -32,7 +32,7 @@ from codesearch.errors import CodesearchError
 from codesearch.text import STOPWORDS, WORD, plain_prose, subtokens, word_subtokens
 
 MODEL_DIR = Path(__file__).resolve().parent / "static_model"
-MODEL_NAME = "codesearch-static-v2"
+MODEL_NAME = "codesearch-static-v3"
 _BUILT_IN_FAMILY = "codesearch-static-"
 HASH_MODEL = "hash-subtokens"
 HASH_DIMS = 384
