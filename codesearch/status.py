@@ -8,7 +8,7 @@ from pathlib import Path
 
 from codesearch.config import load_config
 from codesearch.files import discover
-from codesearch.indexer import stat_changed
+from codesearch.indexer import CHUNK_SIZE_KEY, stat_changed
 from codesearch.locate import find_index
 from codesearch.store import FileState, Store
 
@@ -37,6 +37,7 @@ def index_status(index_dir: Path | None = None) -> IndexStatus:
         embedder = json.loads(store.get_meta("embedder") or "{}").get("signature", "")
         last_sync = store.get_meta("last_sync")
         tokens = int(store.get_meta("tokens_used") or 0)
+        chunk_size = store.get_meta(CHUNK_SIZE_KEY)
     finally:
         store.close()
     return IndexStatus(
@@ -47,16 +48,18 @@ def index_status(index_dir: Path | None = None) -> IndexStatus:
         chunks=chunks,
         bytes_on_disk=sum(p.stat().st_size for p in found.iterdir() if p.is_file()),
         last_sync=float(last_sync) if last_sync else None,
-        changed_since=_changed_since(root, found, states),
+        changed_since=_changed_since(root, found, states, chunk_size),
         tokens_used=tokens,
     )
 
 
-def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState]) -> int:
-    """Files added, modified (by size or mtime) or deleted since the last sync."""
+def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState], chunk_size: str | None) -> int:
+    """Files added, modified (by size or mtime) or deleted since the last sync; every file when
+    the configured chunk size differs from the one the index was chunked with."""
     if not root.is_dir():
         return len(states)
     settings = load_config(root, index_dir)
+    rechunk = chunk_size is not None and chunk_size != str(settings.chunk_size)
     seen: set[str] = set()
     changed = 0
     found = discover(
@@ -64,5 +67,5 @@ def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState]) ->
     )
     for source in found:
         seen.add(source.path)
-        changed += stat_changed(states.get(source.path), source)
+        changed += rechunk or stat_changed(states.get(source.path), source)
     return changed + sum(1 for path in states if path not in seen)

@@ -31,6 +31,11 @@ def test_status_counts_changes_since_last_sync(indexed: Path, cli) -> None:
     assert status_json(cli, "--index", indexed)["changed_since"] == 2
 
 
+def test_status_counts_every_file_after_a_chunk_size_change(indexed: Path, cli) -> None:
+    (indexed / ".codesearch" / "config.toml").write_text("chunk_size = 20\n")
+    assert status_json(cli, "--index", indexed)["changed_since"] == 5
+
+
 def test_status_for_people(indexed: Path, cli) -> None:
     result = cli("status", "--index", indexed)
     assert result.exit_code == 0
