@@ -26,6 +26,7 @@ import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -149,7 +150,7 @@ def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     Binary means a NUL byte in the first 8 KiB, the test git and grep use.
     """
     try:
-        data = _read_regular(file.abspath, max_bytes + 1)
+        data = _read_regular(_real_path_inside_root(file), max_bytes + 1)
     except OSError as exc:
         raise SkipFile(_reason(exc)) from exc
     if len(data) > max_bytes:
@@ -160,13 +161,33 @@ def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return data
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
+def _real_path_inside_root(file: SourceFile) -> str:
+    """The file's real path, checked again at read time.
+
+    Discovery leaves out symlinks that lead out of the root, but a file can be swapped for one
+    after discovery: what it resolves to now must still lie inside the root.
+    """
+    path = str(file.abspath)
+    real = os.path.realpath(path)
+    if not real.startswith(_real_prefix(path[: len(path) - len(file.path)])):
+        raise SkipFile("symlink leaving root")
+    return real
+
+
+@lru_cache(maxsize=16)
+def _real_prefix(root: str) -> str:
+    """The root's real path with one trailing separator (also when the root is `/`)."""
+    return os.path.join(os.path.realpath(root), "")
+
+
+def _read_regular(path: str, limit: int) -> bytes:
     """Up to `limit` bytes of the regular file at `path`.
 
-    Opened without blocking and judged by what was opened: a file swapped for a FIFO or a
-    device since discovery must cost a skip, never a read that waits forever.
+    Opened without blocking and without following a symlink, and judged by what was opened: a
+    file swapped for a FIFO, a device or a link since discovery or since its real path was
+    checked must cost a skip, never a read that waits forever or leaves the root.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SkipFile("not a regular file")

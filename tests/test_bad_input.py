@@ -229,6 +229,20 @@ def test_file_swapped_for_a_fifo_after_discovery_is_skipped_not_waited_on(small:
     assert set(indexed_paths(small)) == {"keep.py"}
 
 
+def test_file_swapped_for_a_symlink_leaving_root_after_discovery_is_not_read(small: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "secret.py"
+    secret.parent.mkdir()
+    secret.write_text("def outside_secret():\n    return 'password'\n")
+
+    def swap() -> None:
+        (small / "target.py").unlink()
+        (small / "target.py").symlink_to(secret)
+
+    report = sync_with_change(small, swap)
+    assert report.skipped == {"symlink leaving root": 1}
+    assert "outside_secret" not in "".join(indexed_paths(small).values())
+
+
 def feed_fifo(fifo: Path, deadline: float) -> None:
     """Write into `fifo` as soon as someone opens it for reading (which would be the bug), until `deadline`."""
     while time.monotonic() < deadline:
