@@ -58,7 +58,7 @@ def plain_prose(text: str) -> str:
     """Doc-comment markup removed, whitespace collapsed.
 
     The static model learns from doc summaries cleaned this way, so natural-language queries
-    are cleaned the same way before they are embedded (a pasted `:func:`name`` means `name`).
+    are cleaned the same way before they are embedded: a pasted Sphinx role means its target.
     """
     for pattern, replacement in _MARKUP:
         text = pattern.sub(replacement, text)
