@@ -118,17 +118,22 @@ class VectorIndex:
         return np.packbits(vectors @ self.projection[:-1] + self.projection[-1] > 0, axis=1)
 
     def save(self, path: Path, generation: int) -> None:
-        """Write to a temporary file and rename, so readers see the old or the new file whole."""
+        """Write to a temporary file and rename, so readers see the old or the new file whole.
+
+        The serialised index is hashed and written in place, never copied: at a million codes
+        each copy costs about 0.05 s of every watch batch.
+        """
         if self.binary:
-            payload, kind = faiss.serialize_index_binary(self.index).tobytes(), _BINARY
+            payload, kind = faiss.serialize_index_binary(self.index), _BINARY
         else:
-            payload, kind = faiss.serialize_index(self.index).tobytes(), _EXACT
+            payload, kind = faiss.serialize_index(self.index), _EXACT
         projection = b"" if self.projection is None else np.asarray(self.projection, dtype=np.float32).tobytes()
         digest = _digest(payload, projection)
         fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(_MAGIC + _HEADER.pack(generation, kind, len(payload), len(projection)) + payload + projection + digest)
+                for part in (_MAGIC + _HEADER.pack(generation, kind, payload.nbytes, len(projection)), payload, projection, digest):
+                    out.write(part)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
@@ -194,7 +199,7 @@ def _projection(mean: np.ndarray) -> np.ndarray:
     return np.vstack([gaussian, -(np.asarray(mean, dtype=np.float32) @ gaussian)])
 
 
-def _digest(*parts: bytes | memoryview) -> bytes:
+def _digest(*parts: bytes | memoryview | np.ndarray) -> bytes:
     digest = hashlib.blake2b(digest_size=_DIGEST_BYTES)
     for part in parts:
         digest.update(part)
