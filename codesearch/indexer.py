@@ -234,8 +234,7 @@ class _Sync:
         A full sync with another chunk size than the index was built with reads and re-chunks
         every file; chunks whose text is unchanged keep their stored vectors.
         """
-        recorded = self.store.get_meta(CHUNK_SIZE_KEY)
-        if whole and recorded is not None and recorded != str(self.options.chunk_size):
+        if whole and rechunks_every_file(self.store.get_meta(CHUNK_SIZE_KEY), self.options.chunk_size):
             return found, {}
         return [f for f in found if stat_changed(states.get(f.path), f)], states
 
@@ -406,6 +405,12 @@ def _covered(path: str, paths: set[str]) -> bool:
     """Whether `path` is one of `paths` or lies below one of them."""
     parts = path.split("/")
     return any("/".join(parts[:depth]) in paths for depth in range(1, len(parts) + 1))
+
+
+def rechunks_every_file(recorded: str | None, chunk_size: int) -> bool:
+    """Whether the chunk size recorded at the last complete full sync (CHUNK_SIZE_KEY) differs
+    from `chunk_size`: then the next full sync re-chunks every file, and `status` counts them."""
+    return recorded is not None and recorded != str(chunk_size)
 
 
 def stat_changed(state: FileState | None, source: SourceFile) -> bool:

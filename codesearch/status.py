@@ -8,7 +8,7 @@ from pathlib import Path
 
 from codesearch.config import load_config
 from codesearch.files import discover
-from codesearch.indexer import CHUNK_SIZE_KEY, stat_changed
+from codesearch.indexer import CHUNK_SIZE_KEY, rechunks_every_file, stat_changed
 from codesearch.locate import find_index
 from codesearch.store import FileState, Store
 
@@ -59,7 +59,7 @@ def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState], ch
     if not root.is_dir():
         return len(states)
     settings = load_config(root, index_dir)
-    rechunk = chunk_size is not None and chunk_size != str(settings.chunk_size)
+    rechunk = rechunks_every_file(chunk_size, settings.chunk_size)
     seen: set[str] = set()
     changed = 0
     found = discover(
