@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
 from codesearch.models import Chunk
@@ -60,7 +61,7 @@ _KINDS = {"definition.function": "function", "definition.method": "method"}  # o
 # Siblings that document the definition right after them (doc comments, Rust attributes).
 _LEADING_TYPES = frozenset({"comment", "line_comment", "block_comment", "attribute_item"})
 
-_NEWLINE = re.compile(rb"\n")
+_NEWLINE_BYTE = ord("\n")
 _WORDY = re.compile(rb"\w")
 _NON_SPACE = re.compile(rb"\S")
 _BLANK_LINES = re.compile(rb"(?:[ \t\r\f\v]*\n)*")
@@ -136,7 +137,7 @@ class _Doc:
 
     def __init__(self, src: bytes) -> None:
         self.src = src
-        self.newlines = [m.start() for m in _NEWLINE.finditer(src)]
+        self.newlines: list[int] = np.flatnonzero(np.frombuffer(src, dtype=np.uint8) == _NEWLINE_BYTE).tolist()
 
     def line_of(self, pos: int) -> int:
         """1-based line holding byte `pos` (a newline belongs to the line it ends)."""

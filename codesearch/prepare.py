@@ -62,8 +62,13 @@ def text_key(text: str) -> str:
 
 
 def prepare_batch(work: Work) -> list[Prepared]:
+    """Every file of the batch prepared; the embedder, if any, runs once over all their chunks,
+    since its fixed cost per call is worth more than a small file's chunks."""
     files, options = work
-    return [prepare_file(source, known, options) for source, known in files]
+    prepared = [prepare_file(source, known, options) for source, known in files]
+    if options.embedder is not None:
+        _embed_chunks(prepared, _embedder(options.embedder))
+    return prepared
 
 
 def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOptions) -> Prepared:
@@ -76,11 +81,21 @@ def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOpt
     if digest == known_hash:
         return Prepared(source, digest)
     chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
-    texts = [embed_text(c) for c in chunks]
-    vectors = None
-    if options.embedder is not None and texts:
-        vectors = _embedder(options.embedder).embed(texts, PASSAGE_TASK).astype(np.float16)
-    return Prepared(source, digest, chunks, [text_key(t) for t in texts], [lexical_fields(c) for c in chunks], vectors=vectors)
+    keys = [text_key(embed_text(c)) for c in chunks]
+    return Prepared(source, digest, chunks, keys, [lexical_fields(c.path, c.symbol, c.text) for c in chunks])
+
+
+def _embed_chunks(prepared: list[Prepared], embedder: Embedder) -> None:
+    """Set each chunked file's `vectors`, embedding the whole batch's texts in one call."""
+    chunked = [item for item in prepared if item.chunks]
+    texts = [embed_text(c) for item in chunked for c in item.chunks or ()]
+    if not texts:
+        return
+    vectors = embedder.embed(texts, PASSAGE_TASK).astype(np.float16)
+    start = 0
+    for item in chunked:
+        item.vectors = vectors[start : start + len(item.keys)]
+        start += len(item.keys)
 
 
 @cache

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,9 @@ import numpy as np
 from codesearch.errors import CodesearchError
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
-from codesearch.text import WORD, subtokens, word_subtokens
+from codesearch.text import spaced_subtokens
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
@@ -48,14 +47,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector_key TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
-CREATE INDEX IF NOT EXISTS chunks_by_vector ON chunks(vector_key);
 CREATE TABLE IF NOT EXISTS vectors (
     key TEXT NOT NULL,
     signature TEXT NOT NULL,
     vector BLOB NOT NULL,
     PRIMARY KEY (key, signature)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(name, body, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(name, body, content = '', tokenize = 'unicode61');
 """
 
 
@@ -81,15 +79,14 @@ class StoredChunk:
     chunk: Chunk
 
 
-def lexical_fields(chunk: Chunk) -> tuple[str, str]:
+def lexical_fields(path: str, symbol: str, text: str) -> tuple[str, str]:
     """FTS columns: the symbol and path words, and the body's code subtokens.
 
-    BM25 needs each term's count, not its position, so the body lists each distinct word's
-    subtokens as often as the word occurs: the work grows with the distinct words only.
+    The FTS table is contentless (its columns are never read back, and storing them was a third
+    of the database), so removing a chunk repeats exactly what was inserted, recomputed from the
+    chunk row: whatever changes these values needs a SCHEMA_VERSION bump.
     """
-    counts = Counter(WORD.findall(chunk.text))
-    body = "".join(f"{' '.join(word_subtokens(word))} " * n for word, n in counts.items())
-    return " ".join(subtokens(f"{chunk.symbol} {chunk.path}")), body
+    return spaced_subtokens(f"{symbol} {path}"), spaced_subtokens(text)
 
 
 class Store:
@@ -186,7 +183,8 @@ class Store:
     def clear(self) -> None:
         """Drop every file, chunk and vector (for `--full`), inside the caller's transaction;
         meta keeps the schema, the generation and the root."""
-        for table in ("chunks_fts", "chunks", "files", "vectors"):
+        self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+        for table in ("chunks", "files", "vectors"):
             self.conn.execute(f"DELETE FROM {table}")
         self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation', 'root')")
         self.bump_generation()
@@ -210,10 +208,15 @@ class Store:
         return removed
 
     def _delete_chunks_of(self, file_id: int) -> list[int]:
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))]
-        self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+        rows = self.conn.execute(
+            "SELECT c.id, f.path, c.symbol, c.text FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.file_id = ?", (file_id,)
+        ).fetchall()
+        self.conn.executemany(
+            "INSERT INTO chunks_fts(chunks_fts, rowid, name, body) VALUES ('delete', ?, ?, ?)",
+            ((cid, *lexical_fields(path, symbol, text)) for cid, path, symbol, text in rows),
+        )
         self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-        return ids
+        return [r[0] for r in rows]
 
     def replace_file(
         self, path: str, language: str, size: int, mtime_ns: int, digest: str,
@@ -269,7 +272,7 @@ class Store:
 
     def drop_orphan_vectors(self) -> int:
         cursor = self.conn.execute(
-            "DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE chunks.vector_key = vectors.key)"
+            "DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)"
         )
         return cursor.rowcount
 

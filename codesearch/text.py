@@ -39,6 +39,25 @@ def subtokens(text: str) -> list[str]:
     return out
 
 
+class _SpacedSubtokens(dict):
+    """Word -> its subtokens joined by spaces; bounded, so a long-lived worker stays small."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= 1 << 18:
+            self.clear()
+        spaced = self[word] = " ".join(word_subtokens(word))
+        return spaced
+
+
+_SPACED = _SpacedSubtokens()
+
+
+def spaced_subtokens(text: str) -> str:
+    """`subtokens(text)` as one space-separated string, for a full-text index that tokenises on
+    spaces: one dict lookup per word occurrence, which is what makes indexing it cheap."""
+    return " ".join(map(_SPACED.__getitem__, WORD.findall(text)))
+
+
 def query_words(query: str) -> list[str]:
     """A query's subtokens without stopwords, unless stopwords are all it has."""
     words = subtokens(query)

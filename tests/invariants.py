@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from codesearch.files import discover
-from codesearch.store import DB_NAME
+from codesearch.store import DB_NAME, lexical_fields
 from codesearch.vectors import VECTORS_NAME, VectorIndex
 
 
@@ -25,7 +25,8 @@ def check_invariants(index_dir: Path, *, root: Path | None = None) -> None:
     """Assert that the index in `index_dir` is whole; with `root`, also that it matches the files there.
 
     Whole: SQLite passes its integrity check; every chunk belongs to a file, has its vector
-    and its lexical row, and appears once; the FAISS file is current for the store's
+    and its lexical row, and appears once; the lexical index holds exactly the chunks' terms
+    (`lexical_terms`); the FAISS file is current for the store's
     generation and holds exactly one vector per chunk, equal to the chunk's vector in SQLite.
     Matching `root` (after a completed sync): the indexed files are exactly those discovery
     finds, with the same size and mtime, so no chunk of a deleted file remains.
@@ -33,6 +34,7 @@ def check_invariants(index_dir: Path, *, root: Path | None = None) -> None:
     with closing(sqlite3.connect(index_dir / DB_NAME)) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         _check_rows(db)
+        assert lexical_terms(db) == expected_lexical_terms(db), "the lexical index holds terms that its chunks do not"
         _check_faiss(db, index_dir)
         if root is not None:
             _check_synced(db, root, index_dir)
@@ -50,6 +52,27 @@ def db_counts(index_dir: Path) -> tuple[int, int]:
     """(files, chunks) as the database holds them, for checking what `status` says."""
     with closing(sqlite3.connect(index_dir / DB_NAME)) as db:
         return db.execute("SELECT (SELECT COUNT(*) FROM files), (SELECT COUNT(*) FROM chunks)").fetchone()
+
+
+def lexical_terms(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """term -> (chunks holding it, occurrences), read from the full-text index itself.
+
+    The index is contentless, so a chunk's removal must repeat its inserted terms exactly; a
+    mismatch leaves stale terms that SQLite's own checks do not notice, but this count does.
+    """
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_vocab USING fts5vocab(main, chunks_fts, 'row')")
+    return {term: (docs, count) for term, docs, count in db.execute("SELECT term, doc, cnt FROM temp.lexical_vocab") if docs}
+
+
+def expected_lexical_terms(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """What `lexical_terms` must be: recomputed from every chunk row."""
+    docs: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for path, symbol, text in db.execute("SELECT f.path, c.symbol, c.text FROM chunks c JOIN files f ON f.id = c.file_id"):
+        terms = " ".join(lexical_fields(path, symbol, text)).split()
+        counts.update(terms)
+        docs.update(set(terms))
+    return {term: (docs[term], counts[term]) for term in counts}
 
 
 def _meta(db: sqlite3.Connection, key: str) -> str | None:

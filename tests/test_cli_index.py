@@ -10,6 +10,7 @@ from pathlib import Path
 
 from codesearch.embedders.static import MODEL_NAME
 from conftest import ask_json
+from invariants import check_invariants
 
 
 def index_json(cli, *args) -> dict:
@@ -63,6 +64,17 @@ def test_modified_file_replaces_its_chunks(indexed: Path, cli) -> None:
     symbols = {hit["symbol"] for hit in ask_json(cli, "prime", "--index", indexed, "-k", "50")["results"]}
     assert "is_odd_prime" in symbols
     assert "is_prime" not in symbols
+
+
+def test_changed_and_deleted_files_leave_no_lexical_terms_behind(indexed: Path, cli) -> None:
+    target = indexed / "src/mathutil.py"
+    target.write_text(target.read_text().replace("def is_prime(number):", "def zanzibar_prime(number):"))
+    index_json(cli, indexed)
+    target.write_text(target.read_text().replace("zanzibar_prime", "is_prime"))
+    (indexed / "web/debounce.js").unlink()
+    index_json(cli, indexed)
+    assert ask_json(cli, "zanzibar", "--index", indexed, "--mode", "lexical")["results"] == []
+    check_invariants(indexed / ".codesearch", root=indexed)
 
 
 def test_deleted_file_leaves_the_index(indexed: Path, cli) -> None:

@@ -35,7 +35,14 @@ def test_known_tokens_map_to_their_vocabulary_rows() -> None:
     model = static.load_model(str(static.MODEL_DIR))
     ids = model.ids("parseJson")
     assert [model.vocab.get(t) for t in ("parse", "json")] == list(ids[:2])
-    assert model.token_counts("parseJson(x) parseJson") == {**{i: 2 for i in ids}, **{i: 1 for i in model.ids("x")}}
+
+
+def test_token_counts_per_text_row() -> None:
+    model = static.load_model(str(static.MODEL_DIR))
+    rows, tokens, counts = model.token_counts(["parseJson(x) parseJson", "", "x"])
+    ids, (x,) = model.ids("parseJson"), model.ids("x")
+    found = {(int(r), int(t)): int(c) for r, t, c in zip(rows, tokens, counts)}
+    assert found == {**{(0, i): 2 for i in ids}, (0, x): 1, (2, x): 1}
 
 
 def test_query_and_code_weights_differ_but_share_vectors() -> None:

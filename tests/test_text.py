@@ -2,7 +2,7 @@
 
 import pytest
 
-from codesearch.text import plain_prose, query_words, split_identifier, subtokens
+from codesearch.text import plain_prose, query_words, spaced_subtokens, split_identifier, subtokens
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,11 @@ def test_subtokens_add_the_joined_identifier() -> None:
 
 def test_subtokens_ignore_punctuation_and_unicode_symbols() -> None:
     assert subtokens("a + b → c;") == ["a", "b", "c"]
+
+
+def test_spaced_subtokens_are_the_subtokens_in_text_order() -> None:
+    text = "parseJSON(x) __init__ _ parseJSON 2 é"
+    assert spaced_subtokens(text).split() == subtokens(text)
 
 
 def test_query_words_drop_stopwords() -> None:
