@@ -33,6 +33,12 @@ from codesearch.vectors import VECTORS_NAME, VectorIndex, remove_stale_temporari
 
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
+COMMIT_BYTES = 8 << 20
+"""Source bytes per write transaction in a large sync. Every commit rewrites each page it
+touched, and content-hash keys land all over the vector B-tree, so one 8 MB commit writes far
+less than eight 1 MB ones (linux/{arch,fs,include,net,sound}: the writer alone 48 s -> 34 s).
+A kill loses at most this much finished work. An embedder that runs in this process (an API)
+commits every batch instead: its calls take the time, and an outage keeps each finished batch."""
 EMBED_SLICE = 2048
 MEAN_SAMPLE = 20_000
 CHUNK_SIZE_KEY = "chunk_size"
@@ -219,7 +225,7 @@ class _Sync:
         self.progress_cb(self.progress)
         completed = False
         try:
-            for prepared in self._prepare(changed, known):
+            for prepared in _grouped(self._prepare(changed, known), COMMIT_BYTES if self.embedder.in_workers else 0):
                 self._commit(prepared, states)
             completed = True
         finally:
@@ -288,8 +294,12 @@ class _Sync:
         dropped = [i.file.path for i in prepared if i.skipped in _DROP_REASONS and i.file.path in states]
         ready = [item for item in prepared if item.skipped is None]
         binary = [Prepared(item.file, chunks=[]) for item in prepared if item.skipped == "binary"]
-        self._embed_missing(ready)
+        embedded = any(item.vectors is not None for item in ready)
+        if not embedded:
+            self._embed_missing(ready)
         with self.store.transaction():
+            if embedded:
+                self._store_embedded(ready)
             self.removed_ids += self.store.delete_files(dropped)
             for item in ready + binary:
                 self._write(item)
@@ -301,22 +311,30 @@ class _Sync:
         """Embed each distinct text not already stored under this embedder's signature.
 
         Vectors are committed slice by slice, before the chunks that use them: if the embedder
-        fails half-way (the API goes down), what it did deliver is kept for the next run. An
-        embedder that runs in the workers has already embedded every chunk of the batch; only
-        the vectors not stored yet are written.
+        fails half-way (the API goes down), what it did deliver is kept for the next run.
         """
         by_key = {k: c for item in prepared if item.chunks for k, c in zip(item.keys, item.chunks)}
-        missing = sorted(self.store.missing_vector_keys(by_key, self.embedder.signature))
-        chunks = sum(len(item.keys) for item in prepared)
-        self.report.reused += chunks - len(missing)
-        made = {k: v for item in prepared if item.vectors is not None for k, v in zip(item.keys, item.vectors)}
-        if made:
-            self._count_embedded(chunks)
+        missing = self._missing(by_key, sum(len(item.keys) for item in prepared))
         for start in range(0, len(missing), EMBED_SLICE):
             keys = missing[start : start + EMBED_SLICE]
-            vectors = np.stack([made[k] for k in keys]) if made else self._embed(keys, by_key)
+            vectors = self._embed(keys, by_key)
             with self.store.transaction():
                 self.store.put_vectors(keys, vectors, self.embedder.signature)
+
+    def _store_embedded(self, prepared: list[Prepared]) -> None:
+        """Write the vectors the workers made that are not stored yet, in the caller's transaction."""
+        made = {k: v for item in prepared if item.vectors is not None for k, v in zip(item.keys, item.vectors)}
+        chunks = sum(len(item.keys) for item in prepared)
+        missing = self._missing(made, chunks)
+        self._count_embedded(chunks)
+        if missing:
+            self.store.put_vectors(missing, np.stack([made[k] for k in missing]), self.embedder.signature)
+
+    def _missing(self, keys: Iterable[str], chunks: int) -> list[str]:
+        """The keys with no stored vector, in key order; the other chunks count as reused."""
+        missing = sorted(self.store.missing_vector_keys(keys, self.embedder.signature))
+        self.report.reused += chunks - len(missing)
+        return missing
 
     def _embed(self, keys: list[str], by_key: dict[str, Chunk]) -> np.ndarray:
         try:
@@ -416,6 +434,20 @@ def rechunks_every_file(recorded: str | None, chunk_size: int) -> bool:
 def stat_changed(state: FileState | None, source: SourceFile) -> bool:
     """New, or a different size or mtime: the only files a sync reads, and what `status` counts."""
     return state is None or state.size != source.size or state.mtime_ns != source.mtime_ns
+
+
+def _grouped(batches: Iterable[list[Prepared]], size: int) -> Iterator[list[Prepared]]:
+    """Consecutive batches joined until they hold `size` bytes of source, for one commit each."""
+    group: list[Prepared] = []
+    held = 0
+    for batch in batches:
+        group += batch
+        held += sum(item.file.size for item in batch)
+        if held >= size:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
 
 
 def _batches(files: list[SourceFile]) -> Iterator[list[SourceFile]]:
