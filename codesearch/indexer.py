@@ -366,12 +366,15 @@ class _Sync:
         """Record the sync and bring FAISS in step: patch it when it was current, else rebuild.
 
         Only a complete full sync drops unused vectors (an interrupted run's vectors are what
-        lets the next run resume without embedding them again) and records the chunk size
-        every file is now chunked with (a different one later re-chunks every file).
+        lets the next run resume without embedding them again), and only when it removed or
+        embedded chunks, since finding them reads every chunk row (3 s on the Linux kernel);
+        it also records the chunk size every file is now chunked with (a different one later
+        re-chunks every file).
         """
         with self.store.transaction():
-            if complete:
+            if complete and (self.removed_ids or self.report.embedded):
                 self.store.drop_orphan_vectors()
+            if complete:
                 self.store.set_meta(CHUNK_SIZE_KEY, str(self.options.chunk_size))
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 from codesearch.embedders.static import MODEL_NAME
+from codesearch.store import DB_NAME
 from conftest import ask_json
 from invariants import check_invariants
 
@@ -75,6 +78,16 @@ def test_changed_and_deleted_files_leave_no_lexical_terms_behind(indexed: Path, 
     index_json(cli, indexed)
     assert ask_json(cli, "zanzibar", "--index", indexed, "--mode", "lexical")["results"] == []
     check_invariants(indexed / ".codesearch", root=indexed)
+
+
+def test_vectors_that_no_chunk_uses_are_dropped(indexed: Path, cli) -> None:
+    target = indexed / "src/mathutil.py"
+    target.write_text(target.read_text().replace("def is_prime(number):", "def is_odd_prime(number):"))
+    (indexed / "web/debounce.js").unlink()
+    index_json(cli, indexed)
+    with closing(sqlite3.connect(indexed / ".codesearch" / DB_NAME)) as db:
+        used = db.execute("SELECT COUNT(DISTINCT vector_key) FROM chunks").fetchone()[0]
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == used
 
 
 def test_deleted_file_leaves_the_index(indexed: Path, cli) -> None:
