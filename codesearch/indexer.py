@@ -34,11 +34,10 @@ from codesearch.vectors import VECTORS_NAME, VectorIndex, remove_stale_temporari
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
 COMMIT_BYTES = 8 << 20
-"""Source bytes per write transaction in a large sync. Every commit rewrites each page it
-touched, and content-hash keys land all over the vector B-tree, so one 8 MB commit writes far
-less than eight 1 MB ones (linux/{arch,fs,include,net,sound}: the writer alone 48 s -> 34 s).
-A kill loses at most this much finished work. An embedder that runs in this process (an API)
-commits every batch instead: its calls take the time, and an outage keeps each finished batch."""
+"""Most source bytes per write transaction. Every commit rewrites each page it touched, and
+content-hash keys land all over the vector B-tree, so one 8 MB commit writes far less than
+eight 1 MB ones (linux/{arch,fs,include,net,sound}: the writer alone 48 s -> 34 s). See
+`_commit_bytes` for how much a sync actually commits at a time."""
 EMBED_SLICE = 2048
 MEAN_SAMPLE = 20_000
 CHUNK_SIZE_KEY = "chunk_size"
@@ -225,12 +224,21 @@ class _Sync:
         self.progress_cb(self.progress)
         completed = False
         try:
-            for prepared in _grouped(self._prepare(changed, known), COMMIT_BYTES if self.embedder.in_workers else 0):
+            for prepared in _grouped(self._prepare(changed, known), self._commit_bytes(changed)):
                 self._commit(prepared, states)
             completed = True
         finally:
             self._finish(vectors, started, complete=completed and paths is None)
         return self.report
+
+    def _commit_bytes(self, changed: list[SourceFile]) -> int:
+        """Source bytes per transaction: a 64th of the sync, within one batch and COMMIT_BYTES,
+        so that a kill loses at most about a 64th of the work. An embedder that runs in this
+        process (an API) commits every batch: its calls take the time, and an outage keeps
+        each finished batch."""
+        if not self.embedder.in_workers:
+            return 0
+        return min(COMMIT_BYTES, max(BATCH_BYTES, sum(f.size for f in changed) // 64))
 
     def _to_read(
         self, found: list[SourceFile], states: dict[str, FileState], *, whole: bool
