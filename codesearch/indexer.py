@@ -232,13 +232,14 @@ class _Sync:
         return self.report
 
     def _commit_bytes(self, changed: list[SourceFile]) -> int:
-        """Source bytes per transaction: a 64th of the sync, within one batch and COMMIT_BYTES,
-        so that a kill loses at most about a 64th of the work. An embedder that runs in this
+        """Source bytes per transaction: a 64th of the sync, at most COMMIT_BYTES (and never
+        less than one batch), so that a kill loses at most about a 64th of the work, and a
+        small sync commits each batch as it did. An embedder that runs in this
         process (an API) commits every batch: its calls take the time, and an outage keeps
         each finished batch."""
         if not self.embedder.in_workers:
             return 0
-        return min(COMMIT_BYTES, max(BATCH_BYTES, sum(f.size for f in changed) // 64))
+        return min(COMMIT_BYTES, sum(f.size for f in changed) // 64)
 
     def _to_read(
         self, found: list[SourceFile], states: dict[str, FileState], *, whole: bool
