@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tree_sitter import Parser, QueryCursor
 
-from codesearch.chunker import GRAMMAR_LANGUAGES, _compiled, chunk_source
+from codesearch.chunker import GRAMMAR_LANGUAGES, _compiled, _parse_input, chunk_source
 from codesearch.models import Chunk
 
 LANGUAGES = sorted(GRAMMAR_LANGUAGES | {"markdown", "text"})
@@ -86,9 +86,10 @@ def _matches(text: list[str], head: int, whole: str, within: list[str]) -> bool:
 
 
 def definition_lines(language: str, source: bytes) -> dict[int, str]:
-    """Line -> name of every definition the language's grammar and .scm query capture."""
+    """Line -> name of every definition the language's grammar and .scm query capture, parsing
+    what the chunker parses (raw bytes can crash the bash grammar, see `_parse_input`)."""
     language_object, query = _compiled(language)
-    tree = Parser(language_object).parse(source)
+    tree = Parser(language_object).parse(_parse_input(source, language))
     found = {}
     for _, captures in QueryCursor(query).matches(tree.root_node):
         label = next((name for name in captures if name.startswith("definition.")), None)
