@@ -33,10 +33,7 @@ def subtokens(text: str) -> list[str]:
 
     `parseJSON` -> `parse json parsejson`, so both the words and the joined name match.
     """
-    out: list[str] = []
-    for word in WORD.findall(text):
-        out.extend(word_subtokens(word))
-    return out
+    return spaced_subtokens(text).split()
 
 
 class _SpacedSubtokens(dict):
@@ -53,7 +50,7 @@ _SPACED = _SpacedSubtokens()
 
 
 def spaced_subtokens(text: str) -> str:
-    """`subtokens(text)` as one space-separated string, for a full-text index that tokenises on
+    """The subtokens as one space-separated string, for a full-text index that tokenises on
     spaces: one dict lookup per word occurrence, which is what makes indexing it cheap."""
     return " ".join(map(_SPACED.__getitem__, WORD.findall(text)))
 
