@@ -277,8 +277,9 @@ class _Sync:
         gone = [path for path in candidates if path not in present]
         if gone:
             with self.store.transaction():
-                self.removed_ids += self.store.delete_files(gone)
+                removed = self.store.delete_files(gone)
                 self.store.bump_generation()
+            self._committed(removed, [])
         self.report.files_deleted = len(gone)
 
     def _prepare(self, changed: list[SourceFile], states: dict[str, FileState]) -> Iterator[list[Prepared]]:
@@ -309,12 +310,24 @@ class _Sync:
         with self.store.transaction():
             if embedded:
                 self._store_embedded(ready)
-            self.removed_ids += self.store.delete_files(dropped)
+            removed = self.store.delete_files(dropped)
+            added: list[int] = []
             for item in ready + binary:
-                self._write(item)
+                removed_now, added_now = self._write(item)
+                removed += removed_now
+                added += added_now
             self.store.bump_generation()
+        self._committed(removed, added)
         self.progress.files_done += len(prepared)
         self.progress_cb(self.progress)
+
+    def _committed(self, removed: list[int], added: list[int]) -> None:
+        """Count chunks only once their transaction is committed: `_finish` patches the vector
+        file with these ids even after a failed run, and a rolled-back removal removed nothing."""
+        self.removed_ids += removed
+        self.added_ids += added
+        self.report.chunks_written += len(added)
+        self.progress.chunks_written += len(added)
 
     def _embed_missing(self, prepared: list[Prepared]) -> None:
         """Embed each distinct text not already stored under this embedder's signature.
@@ -358,18 +371,15 @@ class _Sync:
         self.progress.embedded += count
         self.progress_cb(self.progress)
 
-    def _write(self, item: Prepared) -> None:
+    def _write(self, item: Prepared) -> tuple[list[int], list[int]]:
+        """(removed chunk ids, added chunk ids) of writing one prepared file."""
         source = item.file
         if item.chunks is None:
             self.store.touch_file(source.path, source.size, source.mtime_ns)
-            return
-        removed, added = self.store.replace_file(
+            return [], []
+        return self.store.replace_file(
             source.path, source.language, source.size, source.mtime_ns, item.digest, item.chunks, item.keys, item.lexical
         )
-        self.removed_ids += removed
-        self.added_ids += added
-        self.report.chunks_written += len(added)
-        self.progress.chunks_written += len(added)
 
     def _finish(self, vectors: VectorIndex | None, started: float, *, complete: bool) -> None:
         """Record the sync and bring FAISS in step: patch it when it was current, else rebuild.

@@ -12,9 +12,11 @@ import os
 import random
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -201,6 +203,21 @@ def index_with_file_size_limit(root: Path, limit: int) -> subprocess.CompletedPr
         [sys.executable, "-m", "codesearch", "index", str(root)],
         preexec_fn=limited, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
     )
+
+
+def test_failed_transaction_leaves_the_vector_file_in_step(indexed: Path, cli) -> None:
+    """A transaction that removed chunks, then failed, removed nothing: the vector file saved
+    after the error must still hold those chunks' vectors."""
+    for relpath in ("src/jsonutil.py", "web/debounce.js"):
+        with (indexed / relpath).open("a") as source:
+            source.write("\n// edited\n" if relpath.endswith(".js") else "\n# edited\n")
+    with closing(sqlite3.connect(indexed / ".codesearch" / DB_NAME)) as db, db:
+        db.execute(
+            "CREATE TRIGGER fail_on_debounce BEFORE UPDATE ON files WHEN NEW.path = 'web/debounce.js' "
+            "BEGIN SELECT RAISE(ABORT, 'injected write failure'); END"
+        )
+    assert cli("index", indexed, "--quiet").exit_code == 1
+    check_invariants(indexed / ".codesearch")
 
 
 @pytest.mark.parametrize(
