@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 STOPWORDS = frozenset(
     "the a an of to in and or is are be for on with by as at from how do does i can this that it its "
@@ -21,9 +20,8 @@ def split_identifier(word: str) -> list[str]:
     return [part.lower() for piece in word.split("_") for part in _CAMEL.findall(piece)]
 
 
-@lru_cache(maxsize=1 << 17)
 def word_subtokens(word: str) -> tuple[str, ...]:
-    """Identifiers repeat heavily within a code base, so each is split once per process."""
+    """One identifier's subtokens; callers look them up through `spaced_word`, which keeps them."""
     parts = split_identifier(word)
     return (*parts, "".join(parts)) if len(parts) > 1 else tuple(parts)
 
@@ -47,12 +45,15 @@ class _SpacedSubtokens(dict):
 
 
 _SPACED = _SpacedSubtokens()
+spaced_word = _SPACED.__getitem__
+"""A word's subtokens joined by spaces, split once per process: identifiers repeat heavily
+within a code base, and the lexical fields and the static embedder both ask for them."""
 
 
 def spaced_subtokens(text: str) -> str:
     """The subtokens as one space-separated string, for a full-text index that tokenises on
     spaces: one dict lookup per word occurrence, which is what makes indexing it cheap."""
-    return " ".join(map(_SPACED.__getitem__, WORD.findall(text)))
+    return " ".join(map(spaced_word, WORD.findall(text)))
 
 
 def query_words(query: str) -> list[str]:

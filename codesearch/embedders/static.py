@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import zlib
+from array import array
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 
 from codesearch.embedders.base import normalize_rows
 from codesearch.errors import CodesearchError
-from codesearch.text import STOPWORDS, WORD, plain_prose, subtokens, word_subtokens
+from codesearch.text import STOPWORDS, WORD, plain_prose, spaced_word, subtokens
 
 MODEL_DIR = Path(__file__).resolve().parent / "static_model"
 MODEL_NAME = "codesearch-static-v3"
@@ -88,9 +89,9 @@ class StaticModel:
         self.weights = weights.astype(np.float32)
         self._words = _WordTokens(self.ids)
 
-    def ids(self, word: str) -> tuple[int, ...]:
+    def ids(self, word: str) -> list[int]:
         base, vocab = len(self.vocab), self.vocab
-        return tuple(vocab[t] if t in vocab else base + bucket_of(t, self.buckets) for t in word_subtokens(word))
+        return [vocab[t] if t in vocab else base + bucket_of(t, self.buckets) for t in spaced_word(word).split()]
 
     def token_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(text row, token id, count) of each distinct token of each text, by row then token.
@@ -103,10 +104,11 @@ class StaticModel:
         found = [WORD.findall(t) for t in texts]
         per_text = [len(f) for f in found]
         numbers = np.fromiter(map(words.__getitem__, itertools.chain.from_iterable(found)), dtype=np.int64, count=sum(per_text))
-        lengths = words.lengths[numbers]
+        starts, lengths, flat = words.arrays()
+        lengths = lengths[numbers]
         ends = np.cumsum(lengths)
-        offsets = np.repeat(words.starts[numbers] - (ends - lengths), lengths)
-        tokens = words.flat[offsets + np.arange(len(offsets))]
+        offsets = np.repeat(starts[numbers] - (ends - lengths), lengths)
+        tokens = flat[offsets + np.arange(len(offsets))]
         rows = np.repeat(np.repeat(np.arange(len(texts)), per_text), lengths)
         keys, counts = np.unique(rows * self.size + tokens, return_counts=True)
         rows, tokens = np.divmod(keys, self.size)
@@ -137,10 +139,12 @@ class StaticModel:
 
 
 class _WordTokens(dict):
-    """Word -> its number, with every numbered word's token ids laid out flat in numpy arrays
-    (`flat[starts[n] : starts[n] + lengths[n]]`), so that a text's tokens are gathered, not looped over."""
+    """Word -> its number, with every numbered word's token ids laid out flat
+    (`flat[starts[n] : starts[n] + lengths[n]]`), so that a text's tokens are gathered, not
+    looped over. The layout grows in `array`s, whose appends cost no numpy call per new word,
+    and is read as numpy views."""
 
-    def __init__(self, ids_of: Callable[[str], tuple[int, ...]]) -> None:
+    def __init__(self, ids_of: Callable[[str], list[int]]) -> None:
         super().__init__()
         self._ids_of = ids_of
         self.reset()
@@ -148,29 +152,21 @@ class _WordTokens(dict):
     def reset(self) -> None:
         """Forget every word: the table stays bounded in a long-lived worker."""
         self.clear()
-        self.starts = np.zeros(1 << 12, dtype=np.int64)
-        self.lengths = np.zeros(1 << 12, dtype=np.int64)
-        self.flat = np.zeros(1 << 14, dtype=np.int64)
-        self._used = 0
+        self.starts = array("q")
+        self.lengths = array("q")
+        self.flat = array("q")
 
     def __missing__(self, word: str) -> int:
         ids = self._ids_of(word)
-        number, end = len(self), self._used + len(ids)
-        if number == len(self.starts):
-            self.starts, self.lengths = _grown(self.starts, number + 1), _grown(self.lengths, number + 1)
-        if end > len(self.flat):
-            self.flat = _grown(self.flat, end)
-        self.starts[number], self.lengths[number] = self._used, len(ids)
-        self.flat[self._used : end] = ids
-        self._used = end
-        self[word] = number
+        self.starts.append(len(self.flat))
+        self.lengths.append(len(ids))
+        self.flat.extend(ids)
+        number = self[word] = len(self.starts) - 1
         return number
 
-
-def _grown(array: np.ndarray, size: int) -> np.ndarray:
-    bigger = np.zeros(max(size, 2 * len(array)), dtype=array.dtype)
-    bigger[: len(array)] = array
-    return bigger
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, lengths, flat) as int64 views, valid until the next new word."""
+        return tuple(np.frombuffer(a, dtype=np.int64) for a in (self.starts, self.lengths, self.flat))  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4)
