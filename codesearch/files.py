@@ -188,10 +188,25 @@ def _read_regular(path: str, limit: int) -> bytes:
     checked must cost a skip, never a read that waits forever or leaves the root.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise SkipFile("not a regular file")
-        return handle.read(limit)
+        return _read_to_end(fd, min(limit, info.st_size + 1), limit)
+    finally:
+        os.close(fd)
+
+
+def _read_to_end(fd: int, first: int, limit: int) -> bytes:
+    """Up to `limit` bytes, asking first for `first` (the size the file had, plus one): a read
+    buffer of the file's size instead of the limit's is most of what reading a small file
+    costs (1 MiB: 37 µs a file instead of 9). Reads on while a growing file delivers more."""
+    parts = [os.read(fd, first)]
+    got = len(parts[0])
+    while parts[-1] and got < limit:
+        parts.append(os.read(fd, limit - got))
+        got += len(parts[-1])
+    return b"".join(parts)
 
 
 def _utf16_as_utf8(data: bytes) -> bytes:

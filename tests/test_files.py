@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codesearch import files
-from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules, SkipFile, SourceFile, discover, read_source
+from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules, SkipFile, SourceFile, _read_to_end, discover, read_source
 
 
 def write(root: Path, tree: dict[str, str | bytes]) -> None:
@@ -402,14 +402,26 @@ def test_vanished_file(tmp_path: Path) -> None:
         read_source(source)
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    # A directory where the file was: open() fails the way a permission error does, even as root.
+def test_file_swapped_for_a_directory_is_not_a_regular_file(tmp_path: Path) -> None:
     write(tmp_path, {"a.py": ""})
     source = source_of(tmp_path, "a.py")
     (tmp_path / "a.py").unlink()
     (tmp_path / "a.py").mkdir()
-    with pytest.raises(SkipFile, match="^unreadable$"):
+    with pytest.raises(SkipFile, match="^not a regular file$"):
         read_source(source)
+
+
+def test_read_goes_on_past_a_stale_size_up_to_the_limit(tmp_path: Path) -> None:
+    """The first read asks for the size fstat gave plus one byte; a file that grew in between
+    is read on, so it is judged by its whole content (or found too large), never cut short."""
+    (tmp_path / "a.py").write_bytes(b"x" * 10)
+    fd = os.open(tmp_path / "a.py", os.O_RDONLY)
+    try:
+        assert _read_to_end(fd, 3, 100) == b"x" * 10
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert _read_to_end(fd, 3, 6) == b"x" * 6
+    finally:
+        os.close(fd)
 
 
 def test_file_grown_past_the_limit(tmp_path: Path) -> None:
