@@ -198,9 +198,9 @@ def _read_regular(path: str, limit: int) -> bytes:
 
 
 def _read_to_end(fd: int, first: int, limit: int) -> bytes:
-    """Up to `limit` bytes, asking first for `first` (the size the file had, plus one): a read
-    buffer of the file's size instead of the limit's is most of what reading a small file
-    costs (1 MiB: 37 µs a file instead of 9). Reads on while a growing file delivers more."""
+    """Up to `limit` bytes, asking first for `first` (the size the file had, plus one), and
+    reading on while a growing file delivers more. A first buffer of the limit's size (1 MiB)
+    made reading a small file cost 37 µs instead of 11 (linux/fs)."""
     parts = [os.read(fd, first)]
     got = len(parts[0])
     while parts[-1] and got < limit:
