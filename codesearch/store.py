@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 -- Vector rows are appended in write order, and only the small index takes the random content-hash
 -- keys. Kept in a key-ordered B-tree, every insert dirtied a page of 7 vectors, and the writer
--- spent half its time there (linux/{arch,fs,include,net,sound}: the writer alone 41 s -> 27 s).
+-- spent half its time there (linux/{arch,fs,include,net,sound}: the writer alone 39-44 s -> 27 s).
 CREATE TABLE IF NOT EXISTS vectors (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
