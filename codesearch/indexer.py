@@ -35,8 +35,9 @@ BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
 COMMIT_BYTES = 8 << 20
 """Most source bytes per write transaction. Every commit rewrites each page it touched, and
-content-hash keys land all over the vector B-tree, so one 8 MB commit writes far less than
-eight 1 MB ones (linux/{arch,fs,include,net,sound}: the writer alone 48 s -> 34 s). See
+content-hash keys land all over the vector key index and the FTS segments, so one 8 MB commit
+writes far less than eight 1 MB ones (linux/{arch,fs,include,net,sound}, measured with the
+vectors still inside the key-ordered B-tree: the writer alone 48 s -> 34 s). See
 `_commit_bytes` for how much a sync actually commits at a time."""
 EMBED_SLICE = 2048
 MEAN_SAMPLE = 20_000
