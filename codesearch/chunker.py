@@ -17,7 +17,7 @@ import importlib
 import re
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -75,6 +75,10 @@ _ASCII_ONLY = b" " + bytes(range(1, 128)) + b"_" * 128
 _ASCII_PARSE = frozenset({"bash"})  # grammars whose scanners misread non-ASCII input (_parse_input)
 
 _local = threading.local()
+
+_SHALLOW_DEPTH = 3
+"""How deep the first query pass starts matches: methods sit at depth 3 in most grammars
+(module, class, class body, method), top-level functions at 1 or 2 (C's #ifdef blocks)."""
 
 MAX_LINES = 120
 """A chunk longer than this many lines is split at statement boundaries (`chunk_size` in the configuration)."""
@@ -254,7 +258,7 @@ def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:
     """
     emitted: list[_Def] = []
     stack: list[tuple[Node, _Def | None]] = []  # open definition nodes; None = absorbed
-    for capture in _captures(query, root):
+    for capture in _captures(doc, query, root):
         while stack and stack[-1][0].end_byte <= capture.node.start_byte:
             stack.pop()
         parent = stack[-1][1] if stack else None
@@ -271,14 +275,29 @@ def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:
     return emitted
 
 
-def _captures(query: Query, root: Node) -> list[_Capture]:
-    """One capture per definition, outermost match per name, in file order.
+def _captures(doc: _Doc, query: Query, root: Node) -> list[_Capture]:
+    """One capture per definition, outermost match per name, in file order; none are looked for
+    inside a function, where `_definitions` would absorb them anyway.
 
     A name captured twice (a decorated or templated definition and the bare one inside) keeps
-    the larger node, so decorators and template headers belong to the chunk.
+    the larger node, so decorators and template headers belong to the chunk. Walking every node
+    of every function body cost the query a third of the parse (linux/fs): the shallow levels
+    are searched first, then everything outside the functions found there, at any depth.
     """
     by_name: dict[tuple[int, int], _Capture] = {}
-    for _, caps in QueryCursor(query).matches(root):
+    shallow = QueryCursor(query)
+    shallow.set_max_start_depth(_SHALLOW_DEPTH)
+    _collect(shallow.matches(root), by_name)
+    deep = QueryCursor(query)
+    for start, end in _outside(_function_spans(doc, by_name.values()), root.start_byte, root.end_byte):
+        deep.set_byte_range(start, end)
+        _collect(deep.matches(root), by_name)
+    return sorted(by_name.values(), key=lambda c: (c.node.start_byte, -c.node.end_byte))
+
+
+def _collect(matches: list[tuple[int, dict[str, list[Node]]]], by_name: dict[tuple[int, int], _Capture]) -> None:
+    """Add the matches' definitions to `by_name`, keeping the larger node for a name seen before."""
+    for _, caps in matches:
         label = next((k for k in caps if k.startswith("definition.")), None)
         if label is None or "name" not in caps:
             continue
@@ -291,7 +310,23 @@ def _captures(query: Query, root: Node) -> list[_Capture]:
             scope = caps["scope"][0] if "scope" in caps else None
             body = caps["body"][0] if "body" in caps else None
             by_name[key] = _Capture(node, _KINDS.get(label, "class"), name, scope, body)
-    return sorted(by_name.values(), key=lambda c: (c.node.start_byte, -c.node.end_byte))
+
+
+def _function_spans(doc: _Doc, captures: Iterable[_Capture]) -> list[tuple[int, int]]:
+    """Byte ranges of the functions that absorb what they contain: named ones (`_new_def`)."""
+    return sorted(
+        (c.node.start_byte, c.node.end_byte) for c in captures if c.kind != "class" and _node_text(doc, c.name)
+    )
+
+
+def _outside(spans: list[tuple[int, int]], start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The parts of [start, end) that no span (sorted, possibly nested) covers."""
+    for span_start, span_end in spans:
+        if span_start > start:
+            yield start, span_start
+        start = max(start, span_end)
+    if start < end:
+        yield start, end
 
 
 def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None) -> _Def | None:

@@ -291,6 +291,31 @@ def test_definitions_sharing_a_line_do_not_repeat_it() -> None:
     ]
 
 
+DEEP = {
+    "c": (
+        b"#ifdef A\n#ifdef B\n#ifdef C\n#ifdef D\nstruct deep { int x; };\nint deep_f(void)\n{\n\treturn 1;\n}\n"
+        b"#endif\n#endif\n#endif\n#endif\n",
+        ["deep", "deep_f"],
+    ),
+    "python": (
+        b"class A:\n    class B:\n        class C:\n            def m(self):\n                return 1\n",
+        ["A", "A.B", "A.B.C", "A.B.C.m"],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(DEEP))
+def test_definitions_deeper_than_the_first_query_pass_are_found(language: str) -> None:
+    source, symbols = DEEP[language]
+    assert [c.symbol for c in chunk_source("f", language, source) if c.kind != "module"] == symbols
+
+
+def test_definitions_inside_a_function_stay_in_its_chunk() -> None:
+    source = b"def outer():\n    class Inner:\n        def m(self):\n            return 1\n    return Inner\n"
+    (chunk,) = chunk_source("f.py", "python", source)
+    assert (chunk.symbol, chunk.start_line, chunk.end_line) == ("outer", 1, 5)
+
+
 MARKDOWN = b"""Intro before any heading.
 
 # Install
