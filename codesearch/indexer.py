@@ -351,7 +351,7 @@ class _Sync:
         missing = self._missing(made, chunks)
         self._count_embedded(chunks)
         if missing:
-            self.store.put_vectors(missing, np.stack([made[k] for k in missing]), self.embedder.signature)
+            self.store.put_vectors(missing, np.stack([made[k] for k in missing]), self.embedder.signature, with_chunks=True)
 
     def _missing(self, keys: Iterable[str], chunks: int) -> list[str]:
         """The keys with no stored vector, in key order; the other chunks count as reused."""
@@ -386,13 +386,12 @@ class _Sync:
         """Record the sync and bring FAISS in step: patch it when it was current, else rebuild.
 
         Only a complete full sync drops unused vectors (an interrupted run's vectors are what
-        lets the next run resume without embedding them again), and only when it removed or
-        embedded chunks, since finding them reads every chunk row (3 s on the Linux kernel);
-        it also records the chunk size every file is now chunked with (a different one later
-        re-chunks every file).
+        lets the next run resume without embedding them again), and only when some may exist
+        (`store.NO_ORPHAN_VECTORS`), since finding them reads every chunk row; it also records
+        the chunk size every file is now chunked with (a different one later re-chunks every file).
         """
         with self.store.transaction():
-            if complete and (self.removed_ids or self.report.embedded):
+            if complete and self.store.may_hold_orphan_vectors():
                 self.store.drop_orphan_vectors()
             if complete:
                 self.store.set_meta(CHUNK_SIZE_KEY, str(self.options.chunk_size))

@@ -25,6 +25,11 @@ SCHEMA_VERSION = 3
 LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
+NO_ORPHAN_VECTORS = "no_orphan_vectors"
+"""Meta key present while every stored vector belongs to a chunk: set on an empty store and by
+`drop_orphan_vectors`, removed when chunks are deleted or vectors are stored ahead of their
+chunks. Looking for orphans reads every chunk row (3.7 s for 353k chunks of the Linux kernel),
+which a first index, whose vectors all arrive with their chunks, never needs."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -147,6 +152,7 @@ class Store:
             self.conn.execute(statement)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
         self.set_meta("generation", str(time.time_ns()))
+        self.set_meta(NO_ORPHAN_VECTORS, "1")
 
     def close(self) -> None:
         self.conn.close()
@@ -191,6 +197,7 @@ class Store:
         for table in ("chunks", "files", "vectors"):
             self.conn.execute(f"DELETE FROM {table}")
         self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation', 'root')")
+        self.set_meta(NO_ORPHAN_VECTORS, "1")
         self.bump_generation()
 
     def file_states(self) -> dict[str, FileState]:
@@ -220,6 +227,8 @@ class Store:
             ((cid, *lexical_fields(path, symbol, text)) for cid, path, symbol, text in rows),
         )
         self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        if rows:
+            self._vectors_may_be_orphaned()
         return [r[0] for r in rows]
 
     def replace_file(
@@ -266,18 +275,30 @@ class Store:
             present.update(r[0] for r in rows)
         return wanted - present
 
-    def put_vectors(self, keys: Sequence[str], matrix: np.ndarray, signature: str) -> None:
-        """Vectors are stored as float16: half the disk, and normalised vectors lose nothing that ranks."""
+    def put_vectors(self, keys: Sequence[str], matrix: np.ndarray, signature: str, *, with_chunks: bool = False) -> None:
+        """Vectors are stored as float16: half the disk, and normalised vectors lose nothing that ranks.
+
+        `with_chunks`: the same transaction writes a chunk for every key, so none is left unused.
+        """
         blobs = np.asarray(matrix, dtype=np.float16)
         self.conn.executemany(
             "INSERT OR REPLACE INTO vectors(key, signature, vector) VALUES (?, ?, ?)",
             ((key, signature, blobs[i].tobytes()) for i, key in enumerate(keys)),
         )
+        if not with_chunks:
+            self._vectors_may_be_orphaned()
+
+    def _vectors_may_be_orphaned(self) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (NO_ORPHAN_VECTORS,))
+
+    def may_hold_orphan_vectors(self) -> bool:
+        return self.get_meta(NO_ORPHAN_VECTORS) is None
 
     def drop_orphan_vectors(self) -> int:
         cursor = self.conn.execute(
             "DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)"
         )
+        self.set_meta(NO_ORPHAN_VECTORS, "1")
         return cursor.rowcount
 
     def vector_sample(self, signature: str, limit: int) -> np.ndarray:

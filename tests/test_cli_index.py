@@ -10,8 +10,10 @@ import stat
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
+
 from codesearch.embedders.static import MODEL_NAME
-from codesearch.store import DB_NAME
+from codesearch.store import DB_NAME, Store
 from conftest import ask_json
 from invariants import check_invariants
 
@@ -88,6 +90,18 @@ def test_vectors_that_no_chunk_uses_are_dropped(indexed: Path, cli) -> None:
     with closing(sqlite3.connect(indexed / ".codesearch" / DB_NAME)) as db:
         used = db.execute("SELECT COUNT(DISTINCT vector_key) FROM chunks").fetchone()[0]
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == used
+
+
+def test_vectors_stored_ahead_of_their_chunks_are_dropped_by_the_next_full_sync(indexed: Path, cli) -> None:
+    """What an API run interrupted between its vector and chunk transactions leaves behind."""
+    store = Store.open(indexed / ".codesearch")
+    with store.transaction():
+        store.put_vectors(["no-such-chunk"], np.ones((1, 256), dtype=np.float32), "any")
+    store.close()
+    assert index_json(cli, indexed)["files_changed"] == 0
+    with closing(sqlite3.connect(indexed / ".codesearch" / DB_NAME)) as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors WHERE key = 'no-such-chunk'").fetchone()[0] == 0
+    check_invariants(indexed / ".codesearch", root=indexed)
 
 
 def test_deleted_file_leaves_the_index(indexed: Path, cli) -> None:

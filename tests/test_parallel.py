@@ -15,6 +15,8 @@ import pytest
 
 from codesearch import indexer
 from codesearch.parallel import ordered_map
+from codesearch.store import Store
+from invariants import check_invariants
 
 
 def test_results_come_back_in_input_order() -> None:
@@ -42,6 +44,18 @@ def test_workers_build_the_same_index_as_one_process(repo: Path, tmp_path: Path,
     assert cli("index", repo, "--index", tmp_path / "pool", "-q").exit_code == 0
     assert chunk_rows(tmp_path / "pool") == chunk_rows(tmp_path / "single") != []
     assert stored_vectors(tmp_path / "pool") == stored_vectors(tmp_path / "single") != []
+
+
+def test_a_first_index_through_workers_skips_the_orphan_vector_scan(
+    repo: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[int] = []
+    monkeypatch.setattr(Store, "drop_orphan_vectors", lambda store: scans.append(1) or 0)
+    monkeypatch.setattr(indexer, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(indexer, "worker_count", lambda: 2)
+    assert cli("index", repo, "--index", tmp_path / "pool", "-q").exit_code == 0
+    assert scans == []
+    check_invariants(tmp_path / "pool", root=repo)
 
 
 def alive(pid: int) -> bool:
