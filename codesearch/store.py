@@ -25,6 +25,7 @@ SCHEMA_VERSION = 3
 LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
+PAGE_BYTES = 16384
 NO_ORPHAN_VECTORS = "no_orphan_vectors"
 """Meta key present while every stored vector belongs to a chunk: set on an empty store and by
 `drop_orphan_vectors`, removed when chunks are deleted or vectors are stored ahead of their
@@ -115,13 +116,17 @@ class Store:
                 # Owner-only before SQLite creates it with the umask's mode; its -wal and -shm copy this mode.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            # Only a new database takes this page size; 16 KiB pages make the writer a seventh faster
+            # than 4 KiB (fewer page splits and writes: 259 MB of the kernel, 27.9 -> 24.0 s).
+            conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             # A writer inserts keys in hash order all over the vector and FTS B-trees: a 256 MiB page
             # cache and 64 MiB between WAL checkpoints cut indexing time by a fifth (linux/fs, 46 MB).
             conn.execute("PRAGMA cache_size=-262144")
-            conn.execute("PRAGMA wal_autocheckpoint=16384")
+            page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // page_bytes}")
             store = cls(conn, path)
             store._check_schema(create)
         except sqlite3.DatabaseError as exc:
