@@ -18,6 +18,7 @@ from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, read_sourc
 from codesearch.models import Chunk
 from codesearch.store import lexical_fields
 from codesearch.tasks import PASSAGE_TASK
+from codesearch.text import WORD, worded
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Prepared:
     skipped: str | None = None
     vectors: np.ndarray | None = None
     """float16, a row per chunk, when the options named an embedder."""
+    texts: list[str] = field(default_factory=list)
+    """What the embedder reads of each chunk; emptied before the batch leaves the worker."""
 
 
 Work = tuple[list[tuple[SourceFile, "str | None"]], PrepareOptions]
@@ -68,6 +71,8 @@ def prepare_batch(work: Work) -> list[Prepared]:
     prepared = [prepare_file(source, known, options) for source, known in files]
     if options.embedder is not None:
         _embed_chunks(prepared, _embedder(options.embedder))
+    for item in prepared:
+        item.texts = []
     return prepared
 
 
@@ -81,14 +86,28 @@ def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOpt
     if digest == known_hash:
         return Prepared(source, digest)
     chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
-    keys = [text_key(embed_text(c)) for c in chunks]
-    return Prepared(source, digest, chunks, keys, [lexical_fields(c.path, c.symbol, c.text) for c in chunks])
+    words = [WORD.findall(c.text) for c in chunks]
+    texts = [_embed_input(c, w) for c, w in zip(chunks, words)]
+    lexical = [lexical_fields(c.path, c.symbol, c.text, w) for c, w in zip(chunks, words)]
+    return Prepared(source, digest, chunks, list(map(text_key, texts)), lexical, texts=texts)
+
+
+def _embed_input(chunk: Chunk, words: list[str]) -> str:
+    """`embed_text(chunk)`, carrying its words when they follow from the chunk text's `words`:
+    after a header that ends in a non-word character, no word spans the two."""
+    text = embed_text(chunk)
+    if not text.endswith(chunk.text):
+        return text
+    head = text[: len(text) - len(chunk.text)]
+    if head and WORD.match(head, len(head) - 1):
+        return text
+    return worded(text, WORD.findall(head) + words)
 
 
 def _embed_chunks(prepared: list[Prepared], embedder: Embedder) -> None:
     """Set each chunked file's `vectors`, embedding the whole batch's texts in one call."""
     chunked = [item for item in prepared if item.chunks]
-    texts = [embed_text(c) for item in chunked for c in item.chunks or ()]
+    texts = [text for item in chunked for text in item.texts]
     if not texts:
         return
     vectors = embedder.embed(texts, PASSAGE_TASK).astype(np.float16)

@@ -89,14 +89,15 @@ class StoredChunk:
     chunk: Chunk
 
 
-def lexical_fields(path: str, symbol: str, text: str) -> tuple[str, str]:
-    """FTS columns: the symbol and path words, and the body's code subtokens.
+def lexical_fields(path: str, symbol: str, text: str, words: list[str] | None = None) -> tuple[str, str]:
+    """FTS columns: the symbol and path words, and the body's code subtokens (`words`, when
+    given, are the text's words, found already).
 
     The FTS table is contentless (its columns are never read back, and storing them was a third
     of the database), so removing a chunk repeats exactly what was inserted, recomputed from the
     chunk row: whatever changes these values needs a SCHEMA_VERSION bump.
     """
-    return spaced_subtokens(f"{symbol} {path}"), spaced_subtokens(text)
+    return spaced_subtokens(f"{symbol} {path}"), spaced_subtokens(text, words)
 
 
 class Store:

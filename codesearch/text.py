@@ -50,10 +50,24 @@ spaced_word = _SPACED.__getitem__
 within a code base, and the lexical fields and the static embedder both ask for them."""
 
 
-def spaced_subtokens(text: str) -> str:
+def spaced_subtokens(text: str, words: list[str] | None = None) -> str:
     """The subtokens as one space-separated string, for a full-text index that tokenises on
-    spaces: one dict lookup per word occurrence, which is what makes indexing it cheap."""
-    return " ".join(map(spaced_word, WORD.findall(text)))
+    spaces: one dict lookup per word occurrence, which is what makes indexing it cheap.
+    `words`, when given, are the text's words (`WORD.findall`), found already."""
+    return " ".join(map(spaced_word, WORD.findall(text) if words is None else words))
+
+
+class WordedText(str):
+    """A text that carries its words (`WORD.findall` of it): an indexing worker finds a chunk's
+    words once, for its lexical fields and for the static embedder."""
+
+    words: list[str]
+
+
+def worded(text: str, words: list[str]) -> WordedText:
+    marked = WordedText(text)
+    marked.words = words
+    return marked
 
 
 def query_words(query: str) -> list[str]:

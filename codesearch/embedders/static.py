@@ -30,7 +30,7 @@ import numpy as np
 
 from codesearch.embedders.base import normalize_rows
 from codesearch.errors import CodesearchError
-from codesearch.text import STOPWORDS, WORD, plain_prose, spaced_word, subtokens
+from codesearch.text import STOPWORDS, WORD, WordedText, plain_prose, spaced_word, subtokens
 
 MODEL_DIR = Path(__file__).resolve().parent / "static_model"
 MODEL_NAME = "codesearch-static-v3"
@@ -101,7 +101,7 @@ class StaticModel:
         words = self._words
         if len(words) > _WORD_LIMIT:
             words.reset()
-        found = [WORD.findall(t) for t in texts]
+        found = [t.words if isinstance(t, WordedText) else WORD.findall(t) for t in texts]
         per_text = [len(f) for f in found]
         numbers = np.fromiter(map(words.__getitem__, itertools.chain.from_iterable(found)), dtype=np.int64, count=sum(per_text))
         starts, lengths, flat = words.arrays()
