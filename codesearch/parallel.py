@@ -45,7 +45,7 @@ def ordered_map(
     pool = _pool(workers)
     try:
         for item in items:
-            pending.append((item, pool.submit(function, item)))
+            pending.append((item, _submit(pool, function, item)))
             if len(pending) >= 2 * workers:
                 result, pool = _next(pending, pool, function, workers, on_crash)
                 yield result
@@ -66,8 +66,19 @@ def _next(
         pool.shutdown(wait=False, cancel_futures=True)
         pool = _pool(workers)
         for index, (other, _) in enumerate(pending):
-            pending[index] = (other, pool.submit(function, other))
+            pending[index] = (other, _submit(pool, function, other))
         return on_crash(item), pool
+
+
+def _submit(pool: ProcessPoolExecutor, function: Callable[[T], R], item: T) -> Future[R]:
+    """The task's future; a failed one when a worker has died since the last result was taken,
+    which breaks the pool: `_next` then answers for the task in its turn, on a fresh pool."""
+    try:
+        return pool.submit(function, item)
+    except BrokenProcessPool as exc:
+        failed: Future[R] = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def isolated(function: Callable[[T], R], item: T) -> R:

@@ -104,3 +104,16 @@ def test_a_crashed_task_costs_only_itself() -> None:
     items = ["a", "b", "poison", "c", "d", "e"]
     retry = lambda item: "crashed" if item == "poison" else item.upper()  # what the indexer's fallback does
     assert list(ordered_map(crash_on_poison, items, 2, on_crash=retry)) == ["A", "B", "crashed", "C", "D", "E"]
+
+
+def test_a_crash_noticed_between_results_costs_only_its_task() -> None:
+    """The consumer is busy (the writer commits) while a worker dies: the pool is broken before
+    the next task is submitted."""
+    items = ["a", "b", "c", "poison", "d", "e", "f", "g"]
+    retry = lambda item: "crashed" if item == "poison" else item.upper()
+    results = []
+    for result in ordered_map(crash_on_poison, items, 2, on_crash=retry):
+        results.append(result)
+        if len(results) == 1:
+            time.sleep(2)
+    assert results == ["A", "B", "C", "crashed", "D", "E", "F", "G"]
