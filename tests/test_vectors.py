@@ -134,3 +134,15 @@ def test_binary_kind_honours_filters_and_removal() -> None:
     index.remove([105])
     found = index.search(vectors[5], 10, allowed=[105, 106, 107], exact=exact_from(vectors))
     assert {cid for cid, _ in found} == {106, 107}
+
+
+def test_exact_index_turned_binary_holds_the_same_codes_as_one_built_binary() -> None:
+    vectors = unit_rows(60, 16)
+    exact = VectorIndex(16)
+    exact.add(np.arange(100, 160), vectors)
+    turned = exact.as_binary()
+    built = binary_index(vectors)
+    assert turned.binary and np.allclose(turned.projection, built.projection, atol=1e-5)
+    assert np.array_equal(faiss.vector_to_array(turned.index.id_map), np.arange(100, 160))
+    codes = [faiss.vector_to_array(faiss.downcast_IndexBinary(i.index.index).xb) for i in (turned, built)]
+    assert np.array_equal(*codes)
