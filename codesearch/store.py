@@ -26,6 +26,10 @@ LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
 DB_NAME = "index.db"
 PAGE_BYTES = 16384
+FTS_AUTOMERGE = 8
+"""FTS5 merges a level's segments once this many have piled up (its default is 4): every commit
+adds one, and merging half as often made the writer alone 13% faster on 259 MB of the Linux
+kernel (23.5-24.8 s -> 20.5-21.6 s), with lexical queries as fast (11 ms p50 both)."""
 NO_ORPHAN_VECTORS = "no_orphan_vectors"
 """Meta key present while every stored vector belongs to a chunk: set on an empty store and by
 `drop_orphan_vectors`, removed when chunks are deleted or vectors are stored ahead of their
@@ -156,6 +160,7 @@ class Store:
         discarded database must never match the generation of the one that replaces it."""
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self.conn.execute(statement)
+        self.conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', ?)", (FTS_AUTOMERGE,))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
         self.set_meta("generation", str(time.time_ns()))
         self.set_meta(NO_ORPHAN_VECTORS, "1")
