@@ -236,8 +236,8 @@ class _Sync:
         an empty one for an empty store; None when only a rebuild from SQLite at the end will do.
 
         Kept in step, a first index adds each batch's vectors while they are in hand, instead
-        of reading them all back at the end (the Linux kernel: 5-15 s of the join, then 4 s
-        of binary codes, while the workers stood idle)."""
+        of reading them all back and coding them after the last commit, while the workers
+        stood idle (the Linux kernel: 13.4 s from the last commit to the end, now 0.5 s)."""
         vectors = VectorIndex.load(self.vectors_path, self.store.generation, self.embedder.dimensions)
         if vectors is None and self.store.counts()[1] == 0:
             return VectorIndex(self.embedder.dimensions)
