@@ -14,6 +14,7 @@ import numpy as np
 
 from codesearch.embedders.static import MODEL_NAME
 from codesearch.store import DB_NAME, Store
+from codesearch.vectors import VECTORS_NAME
 from conftest import ask_json
 from invariants import check_invariants
 
@@ -45,6 +46,15 @@ def test_ignored_files_stay_out(indexed: Path, cli) -> None:
 def test_unchanged_tree_embeds_nothing(indexed: Path, cli) -> None:
     report = index_json(cli, indexed)
     assert (report["files_changed"], report["embedded"], report["chunks_written"]) == (0, 0, 0)
+
+
+def test_unchanged_tree_leaves_the_vector_file_as_it_was(indexed: Path, cli) -> None:
+    vector_file = indexed / ".codesearch" / VECTORS_NAME
+    before = vector_file.stat()
+    index_json(cli, indexed)
+    after = vector_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    check_invariants(indexed / ".codesearch", root=indexed)
 
 
 def test_touched_but_unchanged_file_embeds_nothing(indexed: Path, cli) -> None:

@@ -71,6 +71,8 @@ def test_index_killed_at_a_random_moment_recovers(seed: int, prepared: Prepared,
 
 
 def test_killed_vector_save_leaves_no_temporary_file(indexed: Path, cli) -> None:
+    with (indexed / "src/mathutil.py").open("a") as source:
+        source.write("\n\ndef halve(n):\n    return n / 2\n")  # a sync that changes nothing saves nothing
     assert run_killed_at(KillPoint("rename", 1), indexed) == -signal.SIGKILL
     for left in (indexed / ".codesearch").glob(".vectors-*"):  # a minute later: no save takes that long
         os.utime(left, (left.stat().st_atime - 120, left.stat().st_mtime - 120))
