@@ -15,15 +15,15 @@ WORD = re.compile(r"[A-Za-z0-9_]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
-def split_identifier(word: str) -> list[str]:
-    """`parseJSON` -> [parse, json]; `read_file2` -> [read, file, 2] (lower case)."""
-    return [part.lower() for piece in word.split("_") for part in _CAMEL.findall(piece)]
-
-
-def word_subtokens(word: str) -> tuple[str, ...]:
-    """One identifier's subtokens; callers look them up through `spaced_word`, which keeps them."""
-    parts = split_identifier(word)
-    return (*parts, "".join(parts)) if len(parts) > 1 else tuple(parts)
+def _spaced(word: str) -> str:
+    """`parseJSON` -> `parse json parsejson`: the word's parts, then the joined parts when there
+    are several. `_CAMEL` never matches `_`, nor looks past one, so underscores separate parts
+    without a split of their own; the parts are ASCII, so lowering the result lowers each."""
+    parts = _CAMEL.findall(word)
+    spaced = " ".join(parts)
+    if len(parts) > 1:
+        spaced = f"{spaced} {''.join(parts)}"
+    return spaced.lower()
 
 
 def subtokens(text: str) -> list[str]:
@@ -40,7 +40,7 @@ class _SpacedSubtokens(dict):
     def __missing__(self, word: str) -> str:
         if len(self) >= 1 << 18:
             self.clear()
-        spaced = self[word] = " ".join(word_subtokens(word))
+        spaced = self[word] = _spaced(word)
         return spaced
 
 

@@ -2,22 +2,24 @@
 
 import pytest
 
-from codesearch.text import plain_prose, query_words, spaced_subtokens, split_identifier, subtokens
+from codesearch.text import plain_prose, query_words, spaced_subtokens, spaced_word, subtokens
 
 
 @pytest.mark.parametrize(
-    ("word", "parts"),
+    ("word", "spaced"),
     [
-        ("parseJSON", ["parse", "json"]),
-        ("HTTPServer", ["http", "server"]),
-        ("read_file2", ["read", "file", "2"]),
-        ("__init__", ["init"]),
-        ("getURLForID", ["get", "url", "for", "id"]),
-        ("x", ["x"]),
+        ("parseJSON", "parse json parsejson"),
+        ("HTTPServer", "http server httpserver"),
+        ("read_file2", "read file 2 readfile2"),
+        ("__init__", "init"),
+        ("ABC_Def", "abc def abcdef"),
+        ("getURLForID", "get url for id geturlforid"),
+        ("x", "x"),
+        ("0x1F", "0 x 1 f 0x1f"),
     ],
 )
-def test_split_identifier(word: str, parts: list[str]) -> None:
-    assert split_identifier(word) == parts
+def test_spaced_word_splits_an_identifier_at_case_digits_and_underscores(word: str, spaced: str) -> None:
+    assert spaced_word(word) == spaced
 
 
 def test_subtokens_add_the_joined_identifier() -> None:
