@@ -38,7 +38,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
@@ -64,9 +76,14 @@ GIT_EXCLUDE = ".git/info/exclude"
 # Editors' swap, backup, lock and probe files (vim's `4913` tests that a directory is writable).
 # Most have no language and would be dropped anyway; these are named so they never cost a batch.
 EDITOR_SCRATCH = ("*.swp", "*.swo", "*.swx", "*~", "4913", ".#*", "#*#")
-# Event types that can change what a file holds or whether it exists.
-_FILE_EVENTS = frozenset({"created", "deleted", "modified", "moved", "closed", "attrib"})
-_DIR_EVENTS = frozenset({"created", "deleted", "moved"})
+_WATCHED_EVENTS = [
+    FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, FileAttribEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+]
+"""The events that can change what a file holds or whether it exists, and the only ones asked of
+the platform: unfiltered, inotify also reports every open and every read-only close, and on a
+tree the size of Linux a full sync's own directory listings then overflowed the kernel's event
+queue, which started another full sync, for ever."""
 _WATCH_LIMIT_FILE = "/proc/sys/fs/inotify/max_user_watches"
 _OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
 
@@ -279,9 +296,6 @@ class _EventFilter(FileSystemEventHandler):
         self.rules = IgnoreRules(root, index_dir, ignore)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        kinds = _DIR_EVENTS if event.is_directory else _FILE_EVENTS
-        if event.event_type not in kinds:
-            return
         for path in (event.src_path, event.dest_path):
             if path:
                 self._note(os.fsdecode(path), event.is_directory)
@@ -353,7 +367,7 @@ def stop_on_signals(watcher: Watcher) -> Iterator[None]:
 
 
 def _started(observer: BaseObserver, handler: FileSystemEventHandler, root: Path) -> BaseObserver:
-    observer.schedule(handler, str(root), recursive=True)
+    observer.schedule(handler, str(root), recursive=True, event_filter=_WATCHED_EVENTS)
     observer.start()
     return observer
 

@@ -283,6 +283,32 @@ def test_lost_events_start_a_full_sync(watching: Watching) -> None:
     assert any("inotify queue overflow" in message for message in watching.warnings())
 
 
+
+_INOTIFY_READS = 0x1 | 0x10 | 0x20  # IN_ACCESS, IN_CLOSE_NOWRITE, IN_OPEN
+
+
+def inotify_masks() -> list[int]:
+    """The event mask of every inotify watch this process holds, as Linux lists them in /proc."""
+    masks = []
+    for info in Path("/proc/self/fdinfo").iterdir():
+        try:
+            lines = info.read_text().splitlines()
+        except OSError:  # the fd of the listing itself, closed by now
+            continue
+        for line in lines:
+            if line.startswith("inotify wd:"):
+                masks += [int(part.removeprefix("mask:"), 16) for part in line.split() if part.startswith("mask:")]
+    return masks
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_native_watches_never_ask_for_opens_or_reads(watching: Watching) -> None:
+    """Reading a file changes nothing, and on the Linux tree the events of a full sync's own
+    directory listings overflowed the kernel's queue, which started another full sync, for ever."""
+    masks = inotify_masks()
+    assert masks
+    assert not [hex(mask) for mask in masks if mask & _INOTIFY_READS]
+
 def test_index_runs_while_the_watcher_idles(watching: Watching, cli) -> None:
     result = cli("index", watching.root, "--json")
     assert result.exit_code == 0, result.output
