@@ -26,7 +26,7 @@ class HitContext:
 
 def hit_contexts(store: Store, root: Path, hits: list[Hit], around: int) -> list[HitContext]:
     """`around` lines before and after each hit; each file is read once, however many hits it has."""
-    states = store.file_states()
+    states = store.file_states({hit.path for hit in hits})
     files: dict[str, list[str] | None] = {}
     contexts = []
     for hit in hits:

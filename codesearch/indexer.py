@@ -216,10 +216,8 @@ class _Sync:
         remove_stale_temporaries(self.index_dir)
         self.vectors = self._vectors_in_step()
         found = self._discover() if paths is None else self._look_at(paths)
-        states = self.store.file_states()
-        scope = None if paths is None else set(paths)
-        in_scope = [path for path in states if scope is None or _covered(path, scope)]
-        self._delete_missing(in_scope, {f.path for f in found})
+        states = self.store.file_states(paths)
+        self._delete_missing(list(states), {f.path for f in found})
         changed, known = self._to_read(found, states, whole=paths is None)
         self.report.files_changed = len(changed)
         self.progress.files_total = len(changed)
@@ -476,12 +474,6 @@ def _prepare_one_by_one(work: Work) -> list[Prepared]:
 def _locate(chunk: Chunk) -> str:
     """`path:start-end (symbol)`, for errors about one chunk."""
     return f"{chunk.path}:{chunk.start_line}-{chunk.end_line} ({chunk.symbol or chunk.kind})"
-
-
-def _covered(path: str, paths: set[str]) -> bool:
-    """Whether `path` is one of `paths` or lies below one of them."""
-    parts = path.split("/")
-    return any("/".join(parts[:depth]) in paths for depth in range(1, len(parts) + 1))
 
 
 def rechunks_every_file(recorded: str | None, chunk_size: int) -> bool:

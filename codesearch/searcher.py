@@ -139,7 +139,7 @@ class Searcher:
         relpath = self._indexed_path(path)
         own = self.store.chunks_by_ids(self.store.chunk_ids_where(None, lambda p: p == relpath))
         if not own:
-            if relpath in self.store.file_states():
+            if relpath in self.store.file_states([relpath]):
                 raise CodesearchError(f"{relpath} has no chunks in the index (the file holds no code)")
             raise CodesearchError(f"{relpath} is not in the index (paths are relative to the indexed root {self.root})")
         if line is None:

@@ -6,6 +6,7 @@ batch, never half of it. WAL mode lets readers (`ask`) run while a writer (`inde
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -30,6 +31,7 @@ FTS_AUTOMERGE = 8
 """FTS5 merges a level's segments once this many have piled up (its default is 4): every commit
 adds one, and merging half as often made the writer alone 13% faster on 259 MB of the Linux
 kernel (23.5-24.8 s -> 20.5-21.6 s), with lexical queries as fast (11 ms p50 both)."""
+_STATE_COLUMNS = "path, id, size, mtime_ns, hash"
 NO_ORPHAN_VECTORS = "no_orphan_vectors"
 """Meta key present while every stored vector belongs to a chunk: set on an empty store and by
 `drop_orphan_vectors`, removed when chunks are deleted or vectors are stored ahead of their
@@ -211,8 +213,15 @@ class Store:
         self.set_meta(NO_ORPHAN_VECTORS, "1")
         self.bump_generation()
 
-    def file_states(self) -> dict[str, FileState]:
-        rows = self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM files")
+    def file_states(self, under: Iterable[str] | None = None) -> dict[str, FileState]:
+        """Every file's state, or those of the files `under` names and of the files below them:
+        a sync of one changed file in the Linux kernel spent 0.5 s reading and filtering all
+        77,000. `path || '0'` bounds the files below `path`, since '0' follows '/'."""
+        if under is None:
+            rows = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM files")
+        else:
+            sql = f"SELECT {_STATE_COLUMNS} FROM files WHERE path = ?1 UNION ALL SELECT {_STATE_COLUMNS} FROM files WHERE path >= ?1 || '/' AND path < ?1 || '0'"
+            rows = itertools.chain.from_iterable(self.conn.execute(sql, (path,)) for path in under)
         return {path: FileState(fid, size, mtime, digest) for path, fid, size, mtime, digest in rows}
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
