@@ -58,7 +58,7 @@ from watchdog.observers.polling import PollingObserverVFS
 from codesearch.chunker import MAX_LINES
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules
-from codesearch.indexer import SyncReport, sync
+from codesearch.indexer import KeptVectors, SyncReport, sync
 from codesearch.languages import detect_language, needs_head
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import watch_lock
@@ -153,6 +153,7 @@ class Watcher:
         self._pending = _Pending(quiet_s, max_delay_s)
         self._events = _EventFilter(self.root, self.index_dir, self._pending, tuple(ignore))
         self._failures = 0
+        self._kept = KeptVectors()
 
     def run(self) -> None:
         """Sync everything, then each batch of changes, until `stop`; the index stays whole."""
@@ -206,7 +207,7 @@ class Watcher:
         try:
             report = sync(
                 self.root, index_dir=self.index_dir, max_bytes=self.max_bytes, paths=paths,
-                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, **self.settings,
+                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, kept=self._kept, **self.settings,
             )
         except Exception as exc:  # whatever the cause, the watcher outlives the batch and retries it
             self._retry_later(batch, exc)
