@@ -29,7 +29,7 @@ from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
 from codesearch.store import FileState, Store, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
-from codesearch.vectors import VECTORS_NAME, VectorIndex, remove_stale_temporaries
+from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity, remove_stale_temporaries
 
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
@@ -98,18 +98,10 @@ class KeptVectors:
         """The kept index while the store and the file are as they were at its save. A sync
         patches the index only after a commit, which moves the generation on, so one that
         fails half way leaves nothing here that a later sync would take."""
-        return self.vectors if (self.generation, self.file) == (generation, _identity(path)) else None
+        return self.vectors if (self.generation, self.file) == (generation, file_identity(path)) else None
 
     def keep(self, vectors: VectorIndex, generation: int, path: Path) -> None:
-        self.vectors, self.generation, self.file = vectors, generation, _identity(path)
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+        self.vectors, self.generation, self.file = vectors, generation, file_identity(path)
 
 
 def sync(

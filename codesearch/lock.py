@@ -45,6 +45,22 @@ def writer_lock(index_dir: Path, role: str, wait: float | None = None) -> Iterat
         yield
 
 
+def writer_active(index_dir: Path) -> bool:
+    """Whether a live process holds the writer lock at this moment (a probe that takes nothing
+    a writer waits on for longer than its retry interval)."""
+    try:
+        fd = os.open(index_dir / WRITER_LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def watch_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's watcher lock, or fail at once: a second watcher has nothing to add."""

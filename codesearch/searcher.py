@@ -15,11 +15,12 @@ from codesearch.errors import CodesearchError
 from codesearch.indexer import build_vectors, open_embedder
 from codesearch.languages import ALL_LANGUAGES
 from codesearch.locate import find_index
+from codesearch.lock import IndexBusy, writer_active, writer_lock
 from codesearch.models import Chunk, Hit
 from codesearch.store import Store
 from codesearch.tasks import query_task
 from codesearch.text import query_words
-from codesearch.vectors import VECTORS_NAME, VectorIndex
+from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity
 
 MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
@@ -55,6 +56,8 @@ class Searcher:
         self._embedder: Embedder | None = None
         self._vectors: VectorIndex | None = None
         self._generation = -1
+        """The store's generation `_vectors` is current for; -1 while it is a writer's older file."""
+        self._file: tuple[int, int, int] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -79,25 +82,52 @@ class Searcher:
     def vectors(self) -> VectorIndex:
         """The FAISS index for the store's current generation, reloaded when a writer moved on.
 
-        The saved file is used when current; else the index is rebuilt from SQLite and saved.
-        An index rebuilt with another embedder (`index --full --embedder ...`) switches this
-        reader's query embedder too.
+        The saved file is used when current. While a writer holds the lock, a whole file of an
+        earlier generation serves as it is, until the writer saves its own (a watcher's batch,
+        within a second): rebuilding meanwhile took a fresh `ask` 10 s on the Linux kernel,
+        and its save could replace the writer's newer file. Otherwise the index is rebuilt
+        from SQLite and saved. An index rebuilt with another embedder
+        (`index --full --embedder ...`) switches this reader's query embedder too.
         """
         generation = self.store.generation
-        if self._vectors is None or generation != self._generation:
-            recorded = json.loads(self.store.get_meta("embedder") or "{}")
-            if self._embedder is not None and self._embedder.signature != recorded.get("signature"):
-                self._embedder = None
-            dims = int(recorded.get("dims", 0))
-            path = self.index_dir / VECTORS_NAME
-            self._vectors = VectorIndex.load(path, generation, dims)
-            if self._vectors is None:
-                self._vectors = build_vectors(self.store, self.embedder.signature, dims)
-                if path.exists():
-                    self._notify(f"the vector file {path} was stale or damaged; rebuilt it from the index database")
-                _save_quietly(self._vectors, path, generation)
-            self._generation = generation
-        return self._vectors
+        if self._vectors is not None and generation == self._generation:
+            return self._vectors
+        path = self.index_dir / VECTORS_NAME
+        writing = writer_active(self.index_dir)
+        if self._vectors is not None and writing and self._file == file_identity(path):
+            return self._vectors
+        dims = self._recorded_dims()
+        vectors = VectorIndex.load(path, generation, dims)
+        current = vectors is not None
+        if vectors is None and writing:
+            vectors = VectorIndex.load(path, None, dims)
+        if vectors is None:
+            vectors, current = build_vectors(self.store, self.embedder.signature, dims), True
+            if path.exists():
+                self._notify(f"the vector file {path} was stale or damaged; rebuilt it from the index database")
+            self._save_quietly(vectors, path, generation)
+        self._vectors, self._file = vectors, file_identity(path)
+        self._generation = generation if current else -1
+        return vectors
+
+    def _recorded_dims(self) -> int:
+        """The dimensions of the embedder the index records, dropping this reader's query
+        embedder when the index was rebuilt with another."""
+        recorded = json.loads(self.store.get_meta("embedder") or "{}")
+        if self._embedder is not None and self._embedder.signature != recorded.get("signature"):
+            self._embedder = None
+        return int(recorded.get("dims", 0))
+
+    def _save_quietly(self, vectors: VectorIndex, path: Path, generation: int) -> None:
+        """Saved under the writer lock, and only while `generation` is still the store's, so a
+        writer's newer file is never replaced; a reader that lacks write access, or finds a
+        writer at work, keeps the rebuilt index in memory only."""
+        try:
+            with writer_lock(self.index_dir, "ask", wait=0.0):
+                if self.store.generation == generation:
+                    vectors.save(path, generation)
+        except (OSError, IndexBusy):
+            pass
 
     def search(
         self,
@@ -235,9 +265,3 @@ def _hit(chunk: Chunk, score: float) -> Hit:
     return Hit(chunk.path, chunk.start_line, chunk.end_line, chunk.symbol, chunk.kind, chunk.language, round(score, 6), chunk.text)
 
 
-def _save_quietly(vectors: VectorIndex, path: Path, generation: int) -> None:
-    """A reader may lack write access; the rebuilt index still serves this process."""
-    try:
-        vectors.save(path, generation)
-    except OSError:
-        pass

@@ -162,8 +162,8 @@ class VectorIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, generation: int, dims: int) -> "VectorIndex | None":
-        """The saved index if it is whole and current, else None (the caller rebuilds)."""
+    def load(cls, path: Path, generation: int | None, dims: int) -> "VectorIndex | None":
+        """The saved index if it is whole and of `generation` (of any, for None), else None."""
         try:
             data = path.read_bytes()
         except OSError:
@@ -176,7 +176,7 @@ class VectorIndex:
         payload = view[head : head + size]
         projection = view[head + size : head + size + projection_size]
         digest = bytes(view[head + size + projection_size :])
-        if saved_generation != generation or len(payload) != size or len(projection) != projection_size:
+        if generation not in (None, saved_generation) or len(payload) != size or len(projection) != projection_size:
             return None
         if digest != _digest(payload, projection):
             return None
@@ -189,6 +189,16 @@ class VectorIndex:
             index = faiss.deserialize_index(buffer)
             return cls(dims, index) if index.d == dims else None
         return None
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of a vector file, None when there is none: every save renames a new
+    file into place, so a saved file is the one seen before while its identity is unchanged."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def remove_stale_temporaries(index_dir: Path, older_than: float = 60.0) -> None:

@@ -84,6 +84,11 @@ REPO_FILES = {
 }
 
 
+def function(name: str) -> str:
+    """A one-function Python file whose only distinctive word is `name`."""
+    return f"def {name}(value):\n    return value\n"
+
+
 def write_repo(root: Path, files: dict[str, str]) -> Path:
     for rel, body in files.items():
         target = root / rel

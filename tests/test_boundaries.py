@@ -12,7 +12,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
-from conftest import REPO_FILES, ask_json, write_repo
+from conftest import REPO_FILES, ask_json, function, write_repo
 from jina_server import JinaServer
 from test_jina_cli import KEY, server  # noqa: F401  (the API stand-in fixture)
 from test_watch import eventually, indexed_paths
@@ -20,10 +20,6 @@ from test_watch import eventually, indexed_paths
 from codesearch.locate import INDEX_DIR_NAME
 
 CODESEARCH = Path(sys.executable).with_name("codesearch")
-
-
-def function(name: str) -> str:
-    return f"def {name}(value):\n    return value\n"
 
 
 def all_hits(cli, query: str, *args: str) -> list[dict]:

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import function
 from invariants import check_invariants
 from codesearch import indexer
 from codesearch.indexer import KeptVectors, sync
 from codesearch.vectors import VECTORS_NAME, VectorIndex
-
-
-def function(name: str) -> str:
-    return f"def {name}(value):\n    return value\n"
 
 
 class CountedLoads(VectorIndex):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ask_json, indexed_paths
+from conftest import ask_json, function, indexed_paths
 from codesearch import watcher as watcher_module
 from codesearch.embedders.static import StaticEmbedder
 from codesearch.errors import CodesearchError
@@ -75,10 +75,6 @@ def found(root: Path, query: str, k: int = 20) -> set[tuple[str, str]]:
     """(path, symbol) of each hit a fresh reader gets, as `ask` would."""
     with Searcher(root / ".codesearch") as searcher:
         return {(hit.path, hit.symbol) for hit in searcher.search(query, k).hits}
-
-
-def function(name: str) -> str:
-    return f"def {name}(value):\n    return value\n"
 
 
 def start_watching(root: Path, **options: object) -> tuple[Watching, threading.Thread]:
