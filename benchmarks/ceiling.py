@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scale import bare_parse, child_env, warm_page_cache  # noqa: E402
+from benchmarks.scale import bare_parse, child_env, markdown, warm_page_cache  # noqa: E402
 from codesearch import prepare  # noqa: E402
 from codesearch.embedders import Embedder  # noqa: E402
 from codesearch.files import discover  # noqa: E402
@@ -97,11 +97,8 @@ def measure(corpus: Path, workers: int, rounds: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    for row in rows:
-        cells = [f"{v:.0%}" if "/ parse" in k else f"{v:.1f}" if isinstance(v, float) else str(v) for k, v in row.items()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [[f"{v:.0%}" if "/ parse" in k else f"{v:.1f}" if isinstance(v, float) else str(v) for k, v in row.items()] for row in rows]
+    return markdown(list(rows[0]), cells)
 
 
 def main() -> None:

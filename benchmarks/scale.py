@@ -318,11 +318,14 @@ NOT_MEASURED = {"kill+resume embedded": "finished before the kill"}
 
 def table(rows: list[dict]) -> str:
     columns = [(name, fmt) for name, fmt in COLUMNS if any(name in row for row in rows)]
-    lines = ["| " + " | ".join(name for name, _ in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = (fmt.format(row[name]) if row.get(name) is not None else NOT_MEASURED.get(name, "") for name, fmt in columns)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [[fmt.format(row[name]) if row.get(name) is not None else NOT_MEASURED.get(name, "") for name, fmt in columns] for row in rows]
+    return markdown([name for name, _ in columns], cells)
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table, as the README shows them."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def main() -> None:
