@@ -144,6 +144,8 @@ def sync(
     if full:
         discard_damaged(index_dir)
     with writer_lock(index_dir, writer, wait):
+        if full:  # its ids name chunks that --full deletes: readers meanwhile must not serve from it
+            (index_dir / VECTORS_NAME).unlink(missing_ok=True)
         store = Store.open(index_dir, create=True)
         try:
             _claim(store, root, index_dir, full)

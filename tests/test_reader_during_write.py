@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import function
+from codesearch import indexer
 from codesearch.indexer import sync
 from codesearch.lock import writer_active, writer_lock
 from codesearch.searcher import Searcher
@@ -72,3 +73,18 @@ def test_a_reader_first_opened_before_the_writers_save_takes_the_saved_file(
     monkeypatch.undo()
     with readers[0] as searcher:
         assert "src/new.py" in {hit.path for hit in searcher.search("gamma ray burst", 5, mode="dense").hits}
+
+
+def test_a_full_rebuild_removes_the_old_vector_file_before_it_writes(indexed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader during `index --full` would otherwise serve the old file, whose ids the rebuild
+    gives to other chunks."""
+    present_at_start: list[bool] = []
+    run = indexer._Sync.run
+
+    def look_first(self: indexer._Sync, paths: list[str] | None) -> indexer.SyncReport:
+        present_at_start.append(self.vectors_path.exists())
+        return run(self, paths)
+
+    monkeypatch.setattr(indexer._Sync, "run", look_first)
+    sync(indexed, full=True)
+    assert present_at_start == [False]
