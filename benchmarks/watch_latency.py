@@ -1,8 +1,9 @@
 """Freshness under `codesearch watch`: time from a file save until `ask` returns the new code.
 
-    python benchmarks/watch_latency.py [--files 500] [--edits 30] [--bursts 5] [--burst-size 2000] [--poll]
+    python benchmarks/watch_latency.py [--files 500] [--edits 30] [--bursts 5] [--burst-size 2000] [--poll] [--repo PATH]
 
-Builds a synthetic repository in a temporary directory, indexes it, and starts `codesearch
+Builds a synthetic repository in a temporary directory (or takes `--repo`, an existing tree such
+as the Linux kernel, whose probe files it removes again), indexes it, and starts `codesearch
 watch` on it as a separate process (built-in embedder). Then, timed from the moment the last
 byte is written until a fresh Searcher (what each `ask` process opens) returns the new code:
 - single-file edit: one file rewritten with a new, uniquely named function, `--edits` times;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -87,8 +89,12 @@ def wait_until(check: Callable[[], bool], what: str) -> float:
     return time.perf_counter() - started
 
 
+PROBE_FILE = "codesearch_watch_probe.py"
+"""The file each edit rewrites, at the root; the bursts go to `burst<N>/` beside it."""
+
+
 def single_edits(root: Path, index_dir: Path, edits: int) -> list[float]:
-    target = root / "pkg00" / "edited.py"
+    target = root / PROBE_FILE
     latencies = []
     for edit in range(edits):
         name = f"edited_function_{edit:03d}_{random.randrange(10**6):06d}"
@@ -129,28 +135,43 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=5)
     parser.add_argument("--burst-size", type=int, default=2000)
     parser.add_argument("--poll", action="store_true", help="watch with polling instead of native events")
+    parser.add_argument("--repo", type=Path, help="an existing tree to watch instead of a synthetic one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "repo"
-        make_repo(root, args.files)
-        index_dir = root / ".codesearch"
-        subprocess.run([sys.executable, "-m", "codesearch", "index", str(root), "--quiet"], check=True)
-        command = [sys.executable, "-m", "codesearch", "watch", str(root), *(["--poll"] if args.poll else [])]
-        watcher = subprocess.Popen(command)
-        try:
-            wait_until(lambda: returns(index_dir, "helper_0000"), "the watcher to start")
-            time.sleep(1.0)
-            edits = single_edits(root, index_dir, args.edits)
-            writes, burst_latencies = bursts(root, index_dir, args.bursts, args.burst_size)
-        finally:
-            watcher.terminate()
-            watcher.wait()
-    print(f"repository: {args.files} files; watch {'--poll' if args.poll else '(native events)'}; built-in embedder\n")
+        root = args.repo.resolve() if args.repo else Path(tmp) / "repo"
+        if not args.repo:
+            make_repo(root, args.files)
+        edits, writes, burst_latencies = measure(root, args)
+    described = str(args.repo) if args.repo else f"{args.files} files"
+    print(f"repository: {described}; watch {'--poll' if args.poll else '(native events)'}; built-in embedder\n")
     print(f"| {'save -> ask returns the new code':<34} | {'n':>4} | {'p50 ms':>8} | {'p95 ms':>8} |")
     print(f"|{'-' * 36}|{'-' * 6}|{'-' * 10}|{'-' * 10}|")
     print(row("single-file edit", edits))
-    print(row(f"{args.burst_size:,}-file burst (from last write)", burst_latencies))
-    print(row(f"  writing the {args.burst_size:,} files", writes))
+    if args.bursts:
+        print(row(f"{args.burst_size:,}-file burst (from last write)", burst_latencies))
+        print(row(f"  writing the {args.burst_size:,} files", writes))
+
+
+def measure(root: Path, args: argparse.Namespace) -> tuple[list[float], list[float], list[float]]:
+    """(edit latencies, burst write times, burst latencies) under a watcher of `root`; the probe
+    files are removed afterwards, so an existing tree is left as it was found."""
+    index_dir = root / ".codesearch"
+    subprocess.run([sys.executable, "-m", "codesearch", "index", str(root), "--quiet"], check=True)
+    command = [sys.executable, "-m", "codesearch", "watch", str(root), *(["--poll"] if args.poll else [])]
+    watcher = subprocess.Popen(command)
+    try:
+        (root / PROBE_FILE).write_text(module_text("watch_started"))
+        wait_until(lambda: returns(index_dir, "watch_started"), "the watcher to start")
+        time.sleep(1.0)
+        edits = single_edits(root, index_dir, args.edits)
+        writes, burst_latencies = bursts(root, index_dir, args.bursts, args.burst_size)
+        return edits, writes, burst_latencies
+    finally:
+        watcher.terminate()
+        watcher.wait()
+        (root / PROBE_FILE).unlink(missing_ok=True)
+        for burst in range(args.bursts):
+            shutil.rmtree(root / f"burst{burst}", ignore_errors=True)
 
 
 if __name__ == "__main__":
