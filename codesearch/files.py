@@ -7,10 +7,23 @@ the size of the Linux kernel.
 Ignore rules follow git: a pattern in a `.gitignore` is relative to the directory holding it,
 deeper files take precedence over shallower ones, the last matching pattern wins, and nothing
 inside an ignored directory can be re-included. From lowest to highest precedence the layers
-are: DEFAULT_IGNORES, `.git/info/exclude`, every `.gitignore` from the root down, every
-`.codesearchignore` from the root down. So a `.codesearchignore` can ignore more than git
-does, and `!pattern` in it re-includes what git ignores, defaults such as `vendor/` included.
-ALWAYS_PRUNED names, the index directory and generated directories are never entered at all.
+are: DEFAULT_IGNORES, `.git/info/exclude`, every `.gitignore` from the top of the work tree
+down, every `.codesearchignore` from the root down. So a `.codesearchignore` can ignore more
+than git does, and `!pattern` in it re-includes what git ignores, defaults such as `vendor/`
+included. ALWAYS_PRUNED names, the index directory and generated directories are never
+entered at all.
+
+Git's own files (`.gitignore`, `.git/info/exclude`) count only inside a git work tree, as in
+ripgrep: where the root, or the directory holding the `.gitignore`, has a `.git` (a directory,
+or the file of a worktree or submodule) in itself or an ancestor. An unpacked source package
+keeps the `.gitignore` of the repository it was cut from, such as Debian's `/*` and
+`!/debian/`, which would leave out all its source. `.codesearchignore`, the configured
+`ignore` patterns and DEFAULT_IGNORES apply everywhere: copying a `.gitignore` to a
+`.codesearchignore` applies git's rules outside a repository.
+
+The walk tells `on_ignore` which line left out each directory it does not enter and each
+file with a language it passes over, so that an index left empty can say why; matching again
+only what was left out costs nothing on a tree that is mostly indexed.
 
 Patterns are compiled here rather than matched with pathspec: its per-pattern matching costs
 about 30 microseconds per path against the kernel's 100-line .gitignore (seconds per walk),
@@ -53,6 +66,10 @@ BUILD_OUTPUT_DIRS: dict[str, tuple[str, ...]] = {
     "target": ("Cargo.toml", "pom.xml", "build.sbt", "build.gradle", "build.gradle.kts"),
 }
 
+# Minified bundles and source maps by name. Left out like DEFAULT_IGNORES (which holds them),
+# but reported as skipped "minified", since their names say what they are.
+MINIFIED_NAMES = ("*.min.js", "*.min.css", "*.bundle.js", "*.map")
+
 # The lowest-precedence ignore layer, in gitignore syntax: dependencies, caches, editor state,
 # lock files and minified bundles. vendor/ is third-party code (Go, PHP, Ruby) that would crowd
 # search results; `!vendor/` in a .codesearchignore brings it back.
@@ -63,8 +80,12 @@ DEFAULT_IGNORES = (
     ".svelte-kit/", ".parcel-cache/", ".terraform/", ".cache/",
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock",
     "poetry.lock", "Pipfile.lock", "composer.lock", "Gemfile.lock", "go.sum", "uv.lock",
-    "*.min.js", "*.min.css", "*.bundle.js", "*.map",
+    *MINIFIED_NAMES,
 )
+DEFAULTS_SOURCE = "default ignores"
+"""The `file` of an IgnoreRule from DEFAULT_IGNORES."""
+SETTING_SOURCE = "ignore setting"
+"""The `file` of an IgnoreRule from the configured `ignore` patterns."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,18 @@ class SkipFile(Exception):
     """A discovered file that cannot be indexed after all; str(exc) is the reason."""
 
 
+class IgnoreRule(NamedTuple):
+    """The ignore line that left a path out, for telling people why an index holds little.
+
+    `file` is the ignore file's path relative to the root (`../.gitignore` above it), or
+    DEFAULTS_SOURCE or SETTING_SOURCE, which have no `line`; `line` counts from 1.
+    """
+
+    file: str
+    line: int | None
+    pattern: str
+
+
 def discover(
     root: Path,
     *,
@@ -90,19 +123,23 @@ def discover(
     on_skip: Callable[[str, str], None] | None = None,
     ignore: Iterable[str] = (),
     languages: Collection[str] | None = None,
+    on_ignore: Callable[[IgnoreRule, bool], None] | None = None,
 ) -> Iterator[SourceFile]:
     """Yield the indexable files under `root`, sorted by path.
 
     `ignore` holds extra gitignore-style patterns (see IgnoreRules); `languages`, when given,
-    are the only languages indexed. Ignored files and files without a language (or in a
-    language not chosen) are left out silently. Anything else left
-    out is reported through `on_skip(relpath, reason)`, reason one of: "too large",
-    "vanished", "unreadable", "broken symlink", "not a regular file", "undecodable name",
-    "symlink leaving root", "symlink loop", "symlink to indexed directory" (its files are
-    indexed under their real path), "directory seen twice". Never raises for a file or
-    directory; a missing root is reported as (".", "vanished").
+    are the only languages indexed. Files without a language (or in a language not chosen)
+    are left out silently. Ignored ones are told to `on_ignore(rule, is_dir)`: each directory
+    an ignore rule keeps the walk out of, and each file with a language (known by name) an
+    ignore rule leaves out. Anything else left out is reported through
+    `on_skip(relpath, reason)`, reason one of: "too large", "minified" (a bundle or source
+    map by the name DEFAULT_IGNORES gives it), "vanished", "unreadable", "broken symlink",
+    "not a regular file", "undecodable name", "symlink leaving root", "symlink loop",
+    "symlink to indexed directory" (its files are indexed under their real path), "directory
+    seen twice". Never raises for a file or directory; a missing root is reported as
+    (".", "vanished").
     """
-    walk = _new_walk(root, max_bytes, index_dir, on_skip, ignore, languages)
+    walk = _new_walk(root, max_bytes, index_dir, on_skip, ignore, languages, on_ignore)
     yield from walk.directory(walk.root, "")
 
 
@@ -136,11 +173,13 @@ def discover_paths(
 def _new_walk(
     root: Path, max_bytes: int, index_dir: Path | None, on_skip: Callable[[str, str], None] | None,
     ignore: Iterable[str], languages: Collection[str] | None,
+    on_ignore: Callable[[IgnoreRule, bool], None] | None = None,
 ) -> _Walk:
     """discover and discover_paths judge files by the same rules, limits and reporting."""
     absolute = Path(os.path.abspath(root))
     rules = IgnoreRules(absolute, index_dir, ignore)
-    return _Walk(absolute, rules, max_bytes, on_skip or _unreported, None if languages is None else frozenset(languages))
+    chosen = None if languages is None else frozenset(languages)
+    return _Walk(absolute, rules, max_bytes, on_skip or _unreported, chosen, on_ignore or _unnoticed)
 
 
 def read_source(file: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -230,9 +269,9 @@ class IgnoreRules:
     def __init__(self, root: Path, index_dir: Path | None = None, extra: Iterable[str] = ()) -> None:
         self.root = os.path.abspath(root)
         self._index_relpath = _relative_inside(self.root, index_dir) if index_dir else None
-        exclude = os.path.join(self.root, ".git", "info", "exclude")
-        self._base = (_Layer("", DEFAULT_IGNORES), *_load_layer(exclude, ""))
-        configured = _Layer("", extra)
+        self._top = _work_tree_top(self.root)
+        self._base = (_Layer("", DEFAULT_IGNORES, DEFAULTS_SOURCE, numbered=False), *_outer_layers(self.root, self._top))
+        configured = _Layer("", extra, SETTING_SOURCE, numbered=False)
         self._configured = () if configured.empty else (configured,)
         self._chains: dict[str, _Chain] = {}
 
@@ -250,36 +289,71 @@ class IgnoreRules:
             return False
         parent, _, name = reldir.rpartition("/")
         return (
-            name in ALWAYS_PRUNED
-            or reldir == self._index_relpath
-            or self._matches(reldir, is_dir=True)
+            self.always_pruned(reldir)
+            or self.excluding(reldir, is_dir=True) is not None
             or _is_generated(self.root, parent, name)
         )
 
+    def always_pruned(self, reldir: str) -> bool:
+        """Version control data and the index: never entered, whatever the ignore files say."""
+        return reldir.rpartition("/")[2] in ALWAYS_PRUNED or reldir == self._index_relpath
+
     def ignores_file(self, relpath: str) -> bool:
         """Whether the walk leaves out the file `relpath`, given that it entered its parent."""
-        return self._matches(relpath, is_dir=False)
+        return self.excluding(relpath, is_dir=False) is not None
 
-    def _matches(self, relpath: str, is_dir: bool) -> bool:
-        """The verdict of the highest-precedence layer with a pattern matching `relpath`."""
+    def excluding(self, relpath: str, is_dir: bool) -> IgnoreRule | None:
+        """The line that leaves out `relpath` (its parent entered): the last matching line of the
+        highest-precedence layer with one, when it ignores; None when `relpath` is not ignored."""
         parent, _, name = relpath.rpartition("/")
         for layer in reversed(self._chain(parent).layers):
-            verdict = layer.verdict(relpath, name, is_dir)
-            if verdict is not None:
-                return verdict
-        return False
+            pattern = layer.match(relpath, name, is_dir)
+            if pattern is not None:
+                return layer.rule(pattern) if pattern.ignore else None
+        return None
 
     def _chain(self, reldir: str) -> _Chain:
-        """The layers that apply inside `reldir`, built from its parent's and cached."""
+        """The layers that apply inside `reldir`, built from its parent's and cached. A
+        `.gitignore` counts inside a work tree only, and one can start below the root."""
         chain = self._chains.get(reldir)
         if chain is None:
-            parent = self._chain(reldir.rpartition("/")[0]) if reldir else _Chain((), self._configured, ())
+            parent = self._chain(reldir.rpartition("/")[0]) if reldir else _Chain((), self._configured, (), self._top is not None)
             prefix = reldir + "/" if reldir else ""
             directory = os.path.join(self.root, reldir)
-            git = parent.git + _load_layer(os.path.join(directory, ".gitignore"), prefix)
-            ours = parent.ours + _load_layer(os.path.join(directory, ".codesearchignore"), prefix)
-            chain = self._chains[reldir] = _Chain(git, ours, self._base + git + ours)
+            in_git = parent.in_git or os.path.lexists(os.path.join(directory, ".git"))
+            gitignore = _load_layer(os.path.join(directory, ".gitignore"), prefix, prefix + ".gitignore") if in_git else ()
+            git = parent.git + gitignore
+            ours = parent.ours + _load_layer(os.path.join(directory, ".codesearchignore"), prefix, prefix + ".codesearchignore")
+            chain = self._chains[reldir] = _Chain(git, ours, self._base + git + ours, in_git)
         return chain
+
+
+def _work_tree_top(path: str) -> str | None:
+    """The nearest directory at or above `path` with a `.git` (a directory, or the file of a
+    worktree or submodule): the top of the work tree `path` lies in, None outside any. A few
+    lstat calls, where asking git would start a process."""
+    while not os.path.lexists(os.path.join(path, ".git")):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    return path
+
+
+def _outer_layers(root: str, top: str | None) -> tuple[_Layer, ...]:
+    """Git's rules from at or above the root: the work tree's `.git/info/exclude` and each
+    `.gitignore` from its top down to the root's parent, as git applies them in a subdirectory.
+    Each matches paths from where it lies, so the root's own place in the tree leads them."""
+    if top is None:
+        return ()
+    parts = [] if top == root else os.path.relpath(root, top).split(os.sep)
+    leads = ["".join(part + "/" for part in parts[depth:]) for depth in range(len(parts))]
+    exclude = os.path.join(top, ".git", "info", "exclude")
+    layers = _load_layer(exclude, "", os.path.relpath(exclude, root), leads[0] if leads else "")
+    for depth, lead in enumerate(leads):
+        gitignore = os.path.join(top, *parts[:depth], ".gitignore")
+        layers += _load_layer(gitignore, "", os.path.relpath(gitignore, root), lead)
+    return layers
 
 
 # Directories are matched as their name plus NUL, a character no file name holds, so that
@@ -290,42 +364,52 @@ _NOT_MARK = "[^\0]"
 
 
 class _Pattern(NamedTuple):
-    """One gitignore line: `regex` matches a whole name, or a whole path when `anchored`."""
+    """One gitignore line (`line` from 1, `text` as written): `regex` matches a whole name, or
+    a whole path when `anchored`."""
 
     line: int
     regex: str
     ignore: bool
     anchored: bool
+    text: str
 
 
 class _Layer:
     """One ignore file, its patterns joined into one regex for names and one for paths,
     so a path costs two matches, not one per pattern. `prefix` is the file's directory
-    relative to the root ("" or "a/b/").
+    relative to the root ("" or "a/b/"); for a file above the root, `lead` is the root
+    relative to the file's directory ("a/b/"). `source` names the file in an IgnoreRule;
+    `numbered` is False for patterns that come from no file.
     """
 
-    def __init__(self, prefix: str, lines: Iterable[str]) -> None:
-        patterns = [p for p in (_parse(line, text) for line, text in enumerate(lines)) if p]
-        self.prefix = prefix
+    def __init__(self, prefix: str, lines: Iterable[str], source: str, lead: str = "", *, numbered: bool = True) -> None:
+        patterns = [p for p in (_parse(line, text) for line, text in enumerate(lines, 1)) if p]
+        self.prefix, self.lead, self.source, self.numbered = prefix, lead, source, numbered
         self.empty = not patterns
         self._by_name = _compile([p for p in patterns if not p.anchored])
         self._by_path = _compile([p for p in patterns if p.anchored])
 
-    def verdict(self, relpath: str, name: str, is_dir: bool) -> bool | None:
-        """True to ignore `relpath` (below `prefix`), False to re-include, None when no line matches."""
+    def match(self, relpath: str, name: str, is_dir: bool) -> _Pattern | None:
+        """The last line matching `relpath` (below `prefix`), ignoring or re-including; None when none does."""
         mark = _DIR_MARK if is_dir else ""
         by_name = _last_match(self._by_name, name + mark)
-        by_path = _last_match(self._by_path, relpath[len(self.prefix):] + mark)
+        by_path = _last_match(self._by_path, self.lead + relpath[len(self.prefix):] + mark)
         found = [pattern for pattern in (by_name, by_path) if pattern]
-        return max(found).ignore if found else None
+        return max(found) if found else None
+
+    def rule(self, pattern: _Pattern) -> IgnoreRule:
+        """`pattern`, one of this layer's, as people are told about it."""
+        return IgnoreRule(self.source, pattern.line if self.numbered else None, pattern.text)
 
 
 class _Chain(NamedTuple):
-    """The ignore layers that apply inside one directory, lowest precedence first."""
+    """The ignore layers that apply inside one directory, lowest precedence first; `in_git`
+    when the directory lies in a git work tree, where `.gitignore` files count."""
 
     git: tuple[_Layer, ...]
     ours: tuple[_Layer, ...]
     layers: tuple[_Layer, ...]
+    in_git: bool
 
 
 _Compiled = tuple[re.Pattern[str], tuple[_Pattern, ...]] | None
@@ -370,7 +454,7 @@ def _last_match(compiled: _Compiled, text: str) -> _Pattern | None:
 
 def _parse(line: int, text: str) -> _Pattern | None:
     """A gitignore line as a pattern; None for blanks and comments."""
-    text = _strip_trailing_spaces(text)
+    text = written = _strip_trailing_spaces(text)
     if not text or text.startswith("#"):
         return None
     ignore = not text.startswith("!")
@@ -382,7 +466,7 @@ def _parse(line: int, text: str) -> _Pattern | None:
     if not text:
         return None
     regex = (_path_regex(text) if anchored else _name_regex(text)) + (_DIR_MARK if dir_only else _DIR_MARK + "?")
-    return _Pattern(line, regex, ignore, anchored)
+    return _Pattern(line, regex, ignore, anchored, written)
 
 
 def _strip_trailing_spaces(text: str) -> str:
@@ -453,11 +537,11 @@ def _char_class(glob: str, start: int) -> tuple[str, int]:
     return "[" + ("^/\0" if negate else "") + "".join(items) + "]", index + 1
 
 
-def _load_layer(path: str, prefix: str) -> tuple[_Layer, ...]:
+def _load_layer(path: str, prefix: str, source: str, lead: str = "") -> tuple[_Layer, ...]:
     """The ignore file at `path` as zero or one layer: none when missing, unreadable or empty."""
     try:
         with open(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
-            layer = _Layer(prefix, handle.read().splitlines())
+            layer = _Layer(prefix, handle.read().splitlines(), source, lead)
     except OSError:
         return ()
     return () if layer.empty else (layer,)
@@ -496,6 +580,10 @@ def _unreported(relpath: str, reason: str) -> None:
     """on_skip when the caller passed none."""
 
 
+def _unnoticed(rule: IgnoreRule, is_dir: bool) -> None:
+    """on_ignore when the caller passed none."""
+
+
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     """entry.is_dir(), following symlinks, False when it cannot be told."""
     try:
@@ -518,12 +606,13 @@ class _Walk:
 
     def __init__(
         self, root: Path, rules: IgnoreRules, max_bytes: int, report: Callable[[str, str], None],
-        languages: frozenset[str] | None = None,
+        languages: frozenset[str] | None = None, on_ignore: Callable[[IgnoreRule, bool], None] = _unnoticed,
     ) -> None:
         self.rules = rules
         self.max_bytes = max_bytes
         self.languages = languages
         self.report = report
+        self.on_ignore = on_ignore
         self.root = os.fspath(root)
         self.seen: set[tuple[int, int]] = set()  # every directory entered, by device and inode
         self.open: set[tuple[int, int]] = set()  # the directories on the current path
@@ -568,10 +657,31 @@ class _Walk:
         if _is_dir(entry):
             if not self.rules.prunes_dir(relpath):
                 yield from self._subdirectory(entry, relpath)
-        elif not self.rules.ignores_file(relpath):
-            source = self._source_file(entry, relpath, base)
-            if source is not None:
-                yield source
+            elif not self.rules.always_pruned(relpath):
+                self._left_out(relpath, self.rules.excluding(relpath, is_dir=True), is_dir=True)
+            return
+        rule = self.rules.excluding(relpath, is_dir=False)
+        if rule is not None:
+            self._left_out(relpath, rule, is_dir=False)
+            return
+        source = self._source_file(entry, relpath, base)
+        if source is not None:
+            yield source
+
+    def _left_out(self, relpath: str, rule: IgnoreRule | None, is_dir: bool) -> None:
+        """Tell which rule left out a directory, or a file with a language: the cause of an index
+        that holds little. A bundle left out by its default name is a skip, "minified", to be
+        counted with the bundles found by content. `rule` is None for a generated directory."""
+        if rule is None or not (is_dir or self._wanted(detect_language(relpath))):
+            return
+        if not is_dir and rule.file == DEFAULTS_SOURCE and rule.pattern in MINIFIED_NAMES:
+            self.report(relpath, "minified")
+        else:
+            self.on_ignore(rule, is_dir)
+
+    def _wanted(self, language: str | None) -> bool:
+        """Whether files in `language` are indexed: it is one, and one chosen."""
+        return language is not None and (self.languages is None or language in self.languages)
 
     def _subdirectory(self, entry: os.DirEntry[str], relpath: str) -> Iterator[SourceFile]:
         """Enter a directory; a symlinked one only when that indexes something new."""
@@ -604,7 +714,7 @@ class _Walk:
         language = detect_language(relpath)
         if language is None and not leaves_root and needs_head(relpath) and entry.is_file():
             language = detect_language(relpath, _read_head(entry.path))
-        if language is None or (self.languages is not None and language not in self.languages):
+        if not self._wanted(language):
             return None
         problem = "symlink leaving root" if leaves_root else self._file_problem(entry, relpath)
         if problem:

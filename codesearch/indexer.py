@@ -21,13 +21,13 @@ import numpy as np
 from codesearch.chunker import MAX_LINES
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import CodesearchError, TextTooLongError
-from codesearch.files import DEFAULT_MAX_BYTES, SourceFile, discover, discover_paths
+from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRule, SourceFile, discover, discover_paths
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
-from codesearch.store import FileState, Store, discard_damaged
+from codesearch.store import DB_NAME, FileState, Store, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
 from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity, remove_stale_temporaries
 
@@ -44,9 +44,11 @@ MEAN_SAMPLE = 20_000
 CHUNK_SIZE_KEY = "chunk_size"
 POOL_MIN_BYTES = 8 << 20
 """Below this much changed source, starting worker processes costs more than it saves."""
-_DROP_REASONS = frozenset({"vanished", "too large"})
+_DROP_REASONS = frozenset({"vanished", "too large", "minified"})
 """Skips that remove a file from the index; a binary file is instead remembered without chunks,
 so that it is not read again until it changes."""
+IGNORE_RULES_NOTED = 3
+"""Most ignore rules a sync report names (`SyncReport.ignored`)."""
 
 
 @dataclass
@@ -80,6 +82,9 @@ class SyncReport:
     reused: int = 0
     tokens: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    ignored: list[dict[str, object]] = field(default_factory=list)
+    """When ignore rules left out all or most of the tree: the rules that left out most, most
+    first, each {"file", "line", "pattern", "dirs", "files"} (see `files.IgnoreRule`)."""
     seconds: float = 0.0
 
 
@@ -299,13 +304,32 @@ class _Sync:
 
     def _discover(self) -> list[SourceFile]:
         found: list[SourceFile] = []
-        for source in discover(self.root, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection):
+        left_out: Counter[tuple[IgnoreRule, bool]] = Counter()
+        for source in discover(
+            self.root, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip,
+            on_ignore=lambda rule, is_dir: left_out.update([(rule, is_dir)]), **self.selection,
+        ):
             found.append(source)
             if len(found) % 1000 == 0:
                 self.progress.files_found = len(found)
                 self.progress_cb(self.progress)
         self.report.files = len(found)
+        self._note_ignored(left_out, len(found))
         return found
+
+    def _note_ignored(self, left_out: Counter[tuple[IgnoreRule, bool]], found: int) -> None:
+        """Name the rules that left out the most in the report, when they left out everything,
+        or more than the walk found: what turns an index of nothing (a packager's `/*` in a
+        .gitignore) into a reason. A directory counts as one file, as its files are never walked."""
+        if found and left_out.total() <= found:
+            return
+        by_rule: Counter[IgnoreRule] = Counter()
+        for (rule, _is_dir), count in left_out.items():
+            by_rule[rule] += count
+        self.report.ignored = [
+            {**rule._asdict(), "dirs": left_out[rule, True], "files": left_out[rule, False]}
+            for rule, _count in by_rule.most_common(IGNORE_RULES_NOTED)
+        ]
 
     def _look_at(self, paths: list[str]) -> list[SourceFile]:
         return discover_paths(

@@ -20,6 +20,7 @@ from codesearch.indexer import Progress as SyncProgress
 from codesearch.indexer import ProgressCallback, SyncReport
 from codesearch.searcher import SearchResult
 from codesearch.status import IndexStatus
+from codesearch.text import plural
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
@@ -62,16 +63,30 @@ def sync_summary(report: SyncReport) -> str:
         parts.append(f"{skipped:,} skipped ({reasons})")
     if report.tokens:
         parts.append(f"{report.tokens:,} tokens")
-    return "; ".join(parts) + f" in {report.seconds:.1f}s"
+    summary = "; ".join(parts) + f" in {report.seconds:.1f}s"
+    if report.ignored:
+        summary += "\ncodesearch: note: " + "; ".join(map(_left_out, report.ignored))
+    return summary
 
 
-def hits(console: Console, result: SearchResult) -> None:
-    if not result.hits:
-        console.print(f"no results for {escape(repr(result.query))}")
-        return
+def _left_out(rule: dict) -> str:
+    """`.gitignore line 2 (/*) left out 12 directories and 40 files`, from SyncReport.ignored."""
+    where = f"{rule['file']} line {rule['line']}" if rule["line"] else rule["file"]
+    counts = []
+    if rule["dirs"]:
+        counts.append(f"{rule['dirs']:,} director{'y' if rule['dirs'] == 1 else 'ies'}")
+    if rule["files"]:
+        counts.append(plural(rule["files"], "file"))
+    return f"{where} ({rule['pattern']}) left out {' and '.join(counts)}"
+
+
+def hits(console: Console, result: SearchResult, root: Path, cwd: Path) -> None:
+    """Each hit's `path:lines  symbol` (paths as `display_path` gives them; never wrapped, so
+    a pipe gets one header line per hit) and its code."""
     for hit in result.hits:
         symbol = f"  [bold]{escape(hit.symbol)}[/bold]" if hit.symbol else ""  # names may hold [markup]
-        console.print(f"[cyan]{escape(hit.path)}[/cyan]:{hit.start_line}-{hit.end_line}{symbol}  [dim]{hit.kind} {hit.score:.4f}[/dim]")
+        where = escape(display_path(root, hit.path, cwd))
+        console.print(f"[cyan]{where}[/cyan]:{hit.start_line}-{hit.end_line}{symbol}  [dim]{hit.kind} {hit.score:.4f}[/dim]", soft_wrap=True)
         lines = hit.text.splitlines()
         snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n..." if len(lines) > SNIPPET_LINES else "")
         console.print(_snippet(console, snippet, hit.language, hit.start_line), markup=False, highlight=False, soft_wrap=True)

@@ -1,4 +1,5 @@
-"""Code-aware word splitting, shared by lexical search and the static embedder."""
+"""Code-aware word splitting, shared by lexical search and the static embedder; and counts as
+messages spell them."""
 
 from __future__ import annotations
 
@@ -94,3 +95,8 @@ def plain_prose(text: str) -> str:
     for pattern, replacement in _MARKUP:
         text = pattern.sub(replacement, text)
     return " ".join(text.split())
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 file`, `2 files`, `1,204 files`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

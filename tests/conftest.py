@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -99,7 +100,10 @@ def write_repo(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    return write_repo(tmp_path / "repo", REPO_FILES)
+    """REPO_FILES in a git work tree, where its `.gitignore` counts."""
+    root = write_repo(tmp_path / "repo", REPO_FILES)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
 
 
 @pytest.fixture

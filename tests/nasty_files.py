@@ -120,7 +120,8 @@ def _empties(root: Path) -> dict[str, Nasty]:
 
 def _nul_bytes(root: Path) -> dict[str, Nasty]:
     _put(root, "nul/early.c", b"int x;\0\1\2\nint main(void) { return 0; }\n")
-    late = b"// " + b"x" * 9000 + b"\0\n\n" + b"function afterLateNul() {\n  return 1;\n}\n"
+    # Past the 8 KiB probe, in a file whose lines stay short on average (not minified).
+    late = b"// " + b"x" * 9000 + b"\0\n" + b"// filler\n" * 10 + b"\nfunction afterLateNul() {\n  return 1;\n}\n"
     return {
         "nul/early.c": Nasty(skip="binary"),
         **_function(root, "nul/late.js", late, "afterLateNul", b"function", b"}"),
@@ -147,11 +148,16 @@ def _nesting(root: Path) -> dict[str, Nasty]:
         ("deep/brackets.js", b"[", b"]", b";\n\nfunction afterBrackets() {\n  return 1;\n}\n", "afterBrackets"),
         ("deep/braces.c", b"{", b"}", b";\n\nint after_braces(void) {\n  return 1;\n}\n", "after_braces"),
     ):
-        data = b"x = " + opener * DEPTH + b"1" + closer * DEPTH + tail
+        data = b"x = " + _wrapped(opener * DEPTH) + b"1" + _wrapped(closer * DEPTH) + tail
         cases.update(_function(root, relpath, data, symbol, symbol.encode(), b"}" if b"}" in tail else b"return"))
     nested = b"".join(b"    " * i + b"def level%d():\n" % i for i in range(200)) + b"    " * 200 + b"return 0\n"
     cases.update(_function(root, "deep/nested_defs.py", nested, "level0", b"def level0", b"return 0"))
     return cases
+
+
+def _wrapped(run: bytes, width: int = 100) -> bytes:
+    """`run` broken into lines of `width` bytes: deep nesting, not a one-line (minified) file."""
+    return b"\n".join(run[start : start + width] for start in range(0, len(run), width))
 
 
 def _names(root: Path) -> dict[str, Nasty]:

@@ -129,26 +129,26 @@ def test_summary_line_counts_each_skip_reason() -> None:
     assert "3 skipped (binary 2, too large 1)" in sync_summary(report)
 
 
-def test_large_single_line_file_within_the_limit_is_chunked_on_line_one(tmp_path: Path, cli) -> None:
+def test_single_line_file_under_the_minified_size_is_chunked_on_line_one(tmp_path: Path, cli) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    (root / "bundle.js").write_bytes(b"".join(b"function f%d(x){return x+%d}" % (i, i) for i in range(30_000)))
+    (root / "bundle.js").write_bytes(b"".join(b"function f%d(x){return x+%d}" % (i, i) for i in range(120)))
     result = cli("index", root, "--json", "--embedder", "static")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["chunks"] > 1000
-    answer = ask_json(cli, "f29999", "--mode", "lexical", "--index", root)
-    assert [(h["symbol"], h["start_line"], h["end_line"]) for h in answer["results"][:1]] == [("f29999", 1, 1)]
+    assert json.loads(result.stdout)["chunks"] > 1
+    answer = ask_json(cli, "f119", "--mode", "lexical", "--index", root)
+    assert [(h["symbol"], h["start_line"], h["end_line"]) for h in answer["results"][:1]] == [("f119", 1, 1)]
 
 
 @pytest.mark.slow
-def test_ten_megabyte_minified_file_is_indexed_when_the_limit_allows(tmp_path: Path) -> None:
+def test_ten_megabyte_minified_file_is_skipped_as_minified_when_the_limit_allows(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     write_nasty_tree(root, locked=False)
     report = locked_out(root, "index", ".", "--embedder", "static", "--max-file-size", str(20 * 1024 * 1024))
-    assert "too large" not in report["skipped"]
+    assert "too large" not in report["skipped"] and report["skipped"]["minified"] == 1
     store = Store.open(root / INDEX_DIR_NAME)
     try:
-        assert "big/minified.js" in store.file_states()
+        assert "big/minified.js" not in store.file_states()
     finally:
         store.close()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from codesearch import files
-from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules, SkipFile, SourceFile, _read_to_end, discover, read_source
+from codesearch.files import (
+    DEFAULT_MAX_BYTES, IgnoreRule, IgnoreRules, SkipFile, SourceFile, _read_to_end, discover, read_source,
+)
 
 
 def write(root: Path, tree: dict[str, str | bytes]) -> None:
@@ -22,6 +25,18 @@ def write(root: Path, tree: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
+
+
+def git_init(directory: Path) -> Path:
+    """`directory` made a git work tree by git itself."""
+    subprocess.run(["git", "init", "-q", str(directory)], check=True)
+    return directory
+
+
+@pytest.fixture
+def work_tree(tmp_path: Path) -> Path:
+    """tmp_path as a git work tree, where .gitignore files count."""
+    return git_init(tmp_path)
 
 
 def found(root: Path, **options: object) -> list[str]:
@@ -106,88 +121,88 @@ def test_default_limit_is_one_mebibyte() -> None:
 # --- .gitignore -------------------------------------------------------------------------
 
 
-def test_gitignore_pattern_ignores_matching_files_at_any_depth(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "*_pb2.py\n", "api_pb2.py": "", "x/y/api_pb2.py": "", "api.py": ""})
-    assert found(tmp_path) == ["api.py"]
+def test_gitignore_pattern_ignores_matching_files_at_any_depth(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "*_pb2.py\n", "api_pb2.py": "", "x/y/api_pb2.py": "", "api.py": ""})
+    assert found(work_tree) == ["api.py"]
 
 
-def test_gitignore_negation_reincludes_a_file(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "gen_*.py\n!gen_keep.py\n", "gen_a.py": "", "gen_keep.py": ""})
-    assert found(tmp_path) == ["gen_keep.py"]
+def test_gitignore_negation_reincludes_a_file(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "gen_*.py\n!gen_keep.py\n", "gen_a.py": "", "gen_keep.py": ""})
+    assert found(work_tree) == ["gen_keep.py"]
 
 
-def test_gitignore_last_matching_line_wins(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "!a.py\n*.py\n", "a.py": "", "a.md": ""})
-    assert found(tmp_path) == ["a.md"]
+def test_gitignore_last_matching_line_wins(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "!a.py\n*.py\n", "a.py": "", "a.md": ""})
+    assert found(work_tree) == ["a.md"]
 
 
-def test_gitignore_anchored_pattern_matches_only_at_its_level(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "/config.py\n", "config.py": "", "app/config.py": ""})
-    assert found(tmp_path) == ["app/config.py"]
+def test_gitignore_anchored_pattern_matches_only_at_its_level(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "/config.py\n", "config.py": "", "app/config.py": ""})
+    assert found(work_tree) == ["app/config.py"]
 
 
-def test_gitignore_pattern_with_inner_slash_is_anchored(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "docs/gen.py\n", "docs/gen.py": "", "x/docs/gen.py": ""})
-    assert found(tmp_path) == ["x/docs/gen.py"]
+def test_gitignore_pattern_with_inner_slash_is_anchored(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "docs/gen.py\n", "docs/gen.py": "", "x/docs/gen.py": ""})
+    assert found(work_tree) == ["x/docs/gen.py"]
 
 
-def test_gitignore_trailing_slash_matches_directories_only(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "out/\n", "out/a.py": "", "x/out/b.py": "", "src/out": "#!/bin/sh\n"})
-    assert found(tmp_path) == ["src/out"]
+def test_gitignore_trailing_slash_matches_directories_only(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "out/\n", "out/a.py": "", "x/out/b.py": "", "src/out": "#!/bin/sh\n"})
+    assert found(work_tree) == ["src/out"]
 
 
-def test_gitignore_double_star_spans_directories(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "a/**/gen.py\n**/tmp\n", "a/gen.py": "", "a/b/c/gen.py": "",
+def test_gitignore_double_star_spans_directories(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "a/**/gen.py\n**/tmp\n", "a/gen.py": "", "a/b/c/gen.py": "",
                      "b/gen.py": "", "x/tmp/t.py": ""})
-    assert found(tmp_path) == ["b/gen.py"]
+    assert found(work_tree) == ["b/gen.py"]
 
 
-def test_gitignore_trailing_double_star_ignores_contents_not_the_directory(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "lib/**\n!lib/keep.py\n", "lib/keep.py": "", "lib/other.py": ""})
-    assert found(tmp_path) == ["lib/keep.py"]
+def test_gitignore_trailing_double_star_ignores_contents_not_the_directory(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "lib/**\n!lib/keep.py\n", "lib/keep.py": "", "lib/other.py": ""})
+    assert found(work_tree) == ["lib/keep.py"]
 
 
-def test_file_inside_an_ignored_directory_cannot_be_reincluded(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "gen/\n!gen/keep.py\n", "gen/keep.py": ""})
-    assert found(tmp_path) == []
+def test_file_inside_an_ignored_directory_cannot_be_reincluded(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "gen/\n!gen/keep.py\n", "gen/keep.py": ""})
+    assert found(work_tree) == []
 
 
-def test_gitignore_comments_blank_lines_and_escapes(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "# a.py\n\n\\#b.py\n\\!c.py\n", "a.py": "", "#b.py": "", "!c.py": ""})
-    assert found(tmp_path) == ["a.py"]
+def test_gitignore_comments_blank_lines_and_escapes(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "# a.py\n\n\\#b.py\n\\!c.py\n", "a.py": "", "#b.py": "", "!c.py": ""})
+    assert found(work_tree) == ["a.py"]
 
 
-def test_gitignore_character_classes_and_question_mark(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "v[0-9].py\nt?.py\n", "v1.py": "", "vx.py": "", "t1.py": "", "t12.py": ""})
-    assert found(tmp_path) == ["t12.py", "vx.py"]
+def test_gitignore_character_classes_and_question_mark(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "v[0-9].py\nt?.py\n", "v1.py": "", "vx.py": "", "t1.py": "", "t12.py": ""})
+    assert found(work_tree) == ["t12.py", "vx.py"]
 
 
-def test_nested_gitignore_applies_only_below_its_directory(tmp_path: Path) -> None:
-    write(tmp_path, {"sub/.gitignore": "local.py\n", "sub/local.py": "", "sub/x/local.py": "", "local.py": ""})
-    assert found(tmp_path) == ["local.py"]
+def test_nested_gitignore_applies_only_below_its_directory(work_tree: Path) -> None:
+    write(work_tree, {"sub/.gitignore": "local.py\n", "sub/local.py": "", "sub/x/local.py": "", "local.py": ""})
+    assert found(work_tree) == ["local.py"]
 
 
-def test_nested_gitignore_anchors_to_its_own_directory(tmp_path: Path) -> None:
-    write(tmp_path, {"sub/.gitignore": "/top.py\n", "sub/top.py": "", "sub/x/top.py": "", "top.py": ""})
-    assert found(tmp_path) == ["sub/x/top.py", "top.py"]
+def test_nested_gitignore_anchors_to_its_own_directory(work_tree: Path) -> None:
+    write(work_tree, {"sub/.gitignore": "/top.py\n", "sub/top.py": "", "sub/x/top.py": "", "top.py": ""})
+    assert found(work_tree) == ["sub/x/top.py", "top.py"]
 
 
-def test_deeper_gitignore_overrides_a_shallower_one(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "*.sql\n", "db/.gitignore": "!schema.sql\n", "db/schema.sql": "", "x.sql": ""})
-    assert found(tmp_path) == ["db/schema.sql"]
+def test_deeper_gitignore_overrides_a_shallower_one(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "*.sql\n", "db/.gitignore": "!schema.sql\n", "db/schema.sql": "", "x.sql": ""})
+    assert found(work_tree) == ["db/schema.sql"]
 
 
-def test_ignored_directory_is_never_entered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path, {".gitignore": "heavy/\n", "heavy/a.py": "", "light/b.py": ""})
+def test_ignored_directory_is_never_entered(work_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(work_tree, {".gitignore": "heavy/\n", "heavy/a.py": "", "light/b.py": ""})
     entered: list[str] = []
     real_scandir = os.scandir
 
     def recording_scandir(path: str) -> object:
-        entered.append(os.path.relpath(path, tmp_path))
+        entered.append(os.path.relpath(path, work_tree))
         return real_scandir(path)
 
     monkeypatch.setattr(files.os, "scandir", recording_scandir)
-    assert found(tmp_path) == ["light/b.py"]
+    assert found(work_tree) == ["light/b.py"]
     assert entered == [".", "light"]
 
 
@@ -196,9 +211,70 @@ def test_git_info_exclude_at_the_root(tmp_path: Path) -> None:
     assert found(tmp_path) == ["main.py"]
 
 
-def test_gitignore_overrides_info_exclude(tmp_path: Path) -> None:
-    write(tmp_path, {".git/info/exclude": "*.py\n", ".gitignore": "!keep.py\n", "keep.py": "", "drop.py": ""})
-    assert found(tmp_path) == ["keep.py"]
+def test_gitignore_overrides_info_exclude(work_tree: Path) -> None:
+    write(work_tree, {".git/info/exclude": "*.py\n", ".gitignore": "!keep.py\n", "keep.py": "", "drop.py": ""})
+    assert found(work_tree) == ["keep.py"]
+
+
+# --- git's rules count only in a git work tree ------------------------------------------
+
+PACKAGED_TREE = {".gitignore": "/*\n!/debian/\n", "kernel/fork.c": "", "Makefile": "", "debian/rules.mk": ""}
+"""An unpacked source package: its .gitignore, written for the packagers' repository, ignores all but debian/."""
+
+
+def test_gitignore_outside_a_git_work_tree_is_not_applied(tmp_path: Path) -> None:
+    write(tmp_path, PACKAGED_TREE)
+    assert found(tmp_path) == ["Makefile", "debian/rules.mk", "kernel/fork.c"]
+
+
+def test_gitignore_inside_a_git_work_tree_is_applied(work_tree: Path) -> None:
+    write(work_tree, PACKAGED_TREE)
+    assert found(work_tree) == ["debian/rules.mk"]
+
+
+def test_gitignore_applies_when_the_root_is_a_subdirectory_of_the_work_tree(work_tree: Path) -> None:
+    write(work_tree, {"sub/.gitignore": "gen.py\n", "sub/gen.py": "", "sub/app.py": ""})
+    assert found(work_tree / "sub") == ["app.py"]
+
+
+def test_gitignore_above_the_root_applies_inside_the_work_tree(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "gen.py\n/sub/local.py\n", "sub/gen.py": "", "sub/local.py": "",
+                      "sub/x/local.py": "", "sub/app.py": ""})
+    assert found(work_tree / "sub") == ["app.py", "x/local.py"]
+
+
+def test_info_exclude_of_the_work_tree_applies_below_its_top(work_tree: Path) -> None:
+    write(work_tree, {".git/info/exclude": "sub/scratch.py\n", "sub/scratch.py": "", "sub/main.py": ""})
+    assert found(work_tree / "sub") == ["main.py"]
+
+
+def test_a_git_file_marks_a_work_tree(tmp_path: Path) -> None:
+    write(tmp_path, {".gitignore": "*.py\n", "app.py": "", "wt/.git": "gitdir: /elsewhere/.git/worktrees/wt\n",
+                     "wt/.gitignore": "gen.py\n", "wt/gen.py": "", "wt/keep.py": ""})
+    assert found(tmp_path) == ["app.py", "wt/keep.py"]
+
+
+def test_gitignore_of_a_nested_repository_counts_outside_a_work_tree(tmp_path: Path) -> None:
+    write(tmp_path, {".gitignore": "*.py\n", "app.py": "", "lib/.gitignore": "gen.py\n", "lib/gen.py": "", "lib/keep.py": ""})
+    git_init(tmp_path / "lib")
+    assert found(tmp_path) == ["app.py", "lib/keep.py"]
+
+
+# --- what the ignore rules left out -------------------------------------------------------
+
+
+def test_on_ignore_names_the_line_that_left_out_each_directory_and_file(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "# generated\ngen/\n*_pb2.py\n", "gen/a.py": "", "api_pb2.py": "", "api.py": ""})
+    left_out: list[tuple[IgnoreRule, bool]] = []
+    list(discover(work_tree, on_ignore=lambda rule, is_dir: left_out.append((rule, is_dir))))
+    assert left_out == [(IgnoreRule(".gitignore", 3, "*_pb2.py"), False), (IgnoreRule(".gitignore", 2, "gen/"), True)]
+
+
+def test_on_ignore_leaves_out_files_without_a_language(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "*.log\n", "run.log": "", "app.py": ""})
+    left_out: list[tuple[IgnoreRule, bool]] = []
+    list(discover(work_tree, on_ignore=lambda rule, is_dir: left_out.append((rule, is_dir))))
+    assert left_out == []
 
 
 # --- .codesearchignore ------------------------------------------------------------------
@@ -209,14 +285,14 @@ def test_codesearchignore_adds_ignores(tmp_path: Path) -> None:
     assert found(tmp_path) == ["src/app.py"]
 
 
-def test_codesearchignore_reincludes_what_git_ignores(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "generated/\n", ".codesearchignore": "!generated/\n", "generated/api.py": ""})
-    assert found(tmp_path) == ["generated/api.py"]
+def test_codesearchignore_reincludes_what_git_ignores(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "generated/\n", ".codesearchignore": "!generated/\n", "generated/api.py": ""})
+    assert found(work_tree) == ["generated/api.py"]
 
 
-def test_codesearchignore_wins_over_a_deeper_gitignore(tmp_path: Path) -> None:
-    write(tmp_path, {".codesearchignore": "*.sql\n", "db/.gitignore": "!schema.sql\n", "db/schema.sql": ""})
-    assert found(tmp_path) == []
+def test_codesearchignore_wins_over_a_deeper_gitignore(work_tree: Path) -> None:
+    write(work_tree, {".codesearchignore": "*.sql\n", "db/.gitignore": "!schema.sql\n", "db/schema.sql": ""})
+    assert found(work_tree) == []
 
 
 def test_nested_codesearchignore_applies_below_its_directory(tmp_path: Path) -> None:
@@ -284,6 +360,16 @@ def test_lock_files_and_minified_bundles_are_skipped(tmp_path: Path, name: str) 
     assert found(tmp_path) == ["web/app.js"]
 
 
+def test_minified_bundles_left_out_by_name_are_reported_as_minified(tmp_path: Path) -> None:
+    write(tmp_path, {"web/app.min.js": "x", "web/site.min.css": "x", "web/app.js.map": "{}", "web/app.js": ""})
+    assert skipped(tmp_path) == {"web/app.min.js": "minified", "web/site.min.css": "minified"}
+
+
+def test_minified_name_brought_back_by_a_codesearchignore_is_indexed(tmp_path: Path) -> None:
+    write(tmp_path, {".codesearchignore": "!*.min.js\n", "web/app.min.js": "x"})
+    assert (found(tmp_path), skipped(tmp_path)) == (["web/app.min.js"], {})
+
+
 # --- symlinks ---------------------------------------------------------------------------
 
 
@@ -325,10 +411,10 @@ def test_symlinked_directory_already_indexed_is_not_walked_twice(tmp_path: Path)
     assert skipped(tmp_path) == {"alias": "symlink to indexed directory"}
 
 
-def test_symlinked_directory_into_an_ignored_one_is_followed(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "build-out/\n", "build-out/api/gen.py": ""})
-    (tmp_path / "api").symlink_to("build-out/api")
-    assert found(tmp_path) == ["api/gen.py"]
+def test_symlinked_directory_into_an_ignored_one_is_followed(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "build-out/\n", "build-out/api/gen.py": ""})
+    (work_tree / "api").symlink_to("build-out/api")
+    assert found(work_tree) == ["api/gen.py"]
 
 
 def test_broken_symlink_is_reported(tmp_path: Path) -> None:
@@ -435,9 +521,9 @@ def test_file_grown_past_the_limit(tmp_path: Path) -> None:
 # --- IgnoreRules for single paths (the watcher's view) ----------------------------------
 
 
-def test_is_ignored_looks_at_parent_directories(tmp_path: Path) -> None:
-    write(tmp_path, {".gitignore": "gen/\n", "src/.gitignore": "*.tmp.py\n", "pyenv/pyvenv.cfg": ""})
-    rules = IgnoreRules(tmp_path)
+def test_is_ignored_looks_at_parent_directories(work_tree: Path) -> None:
+    write(work_tree, {".gitignore": "gen/\n", "src/.gitignore": "*.tmp.py\n", "pyenv/pyvenv.cfg": ""})
+    rules = IgnoreRules(work_tree)
     assert rules.is_ignored("gen/deep/a.py", is_dir=False)
     assert rules.is_ignored("node_modules/x/index.js", is_dir=False)
     assert rules.is_ignored("pyenv/lib/site.py", is_dir=False)
