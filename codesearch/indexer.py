@@ -2,8 +2,9 @@
 
 Each batch of files is committed in one transaction together with its vectors, so an
 interrupted run keeps every finished batch and the next run resumes from there without
-re-embedding. Vectors are cached by the hash of the embedded text, so a moved or reverted
-file costs no embedding call.
+re-embedding; an embedder in this process (an API) stores each answer's vectors as it arrives,
+so an outage costs at most the requests in flight. Vectors are cached by the hash of the
+embedded text, so a moved or reverted file costs no embedding call.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def sync(
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
     index_dir = index_dir_for_root(root, index_dir)
+    new = _new_embedder(index_dir, spec, embedder_options, full)
     prepare_index_dir(index_dir)
     if full:
         discard_damaged(index_dir)
@@ -154,7 +156,7 @@ def sync(
         store = Store.open(index_dir, create=True)
         try:
             _claim(store, root, index_dir, full)
-            embedder = open_embedder(store, spec, record=True, options=embedder_options, start_over=full)
+            embedder = open_embedder(store, spec, record=True, options=embedder_options, start_over=full, new=new)
             options = PrepareOptions(max_bytes=max_bytes, chunk_size=chunk_size)
             run = _Sync(
                 root, index_dir, store, embedder, options, progress or (lambda _p: None), on_skip,
@@ -163,6 +165,17 @@ def sync(
             return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
         finally:
             store.close()
+
+
+def _new_embedder(
+    index_dir: Path, spec: EmbedderSpec | None, options: Mapping[str, object] | None, full: bool
+) -> Embedder | None:
+    """The embedder a new or rebuilt index will record, made before anything is written: one
+    that cannot be made (no API key, no torch) then leaves no index behind, rather than one
+    without an embedder that `ask` refuses. None for an index that has its embedder already."""
+    if full or not (index_dir / DB_NAME).exists():
+        return create_embedder(spec or default_spec(), options)
+    return None
 
 
 def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
@@ -180,18 +193,19 @@ def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
 
 def open_embedder(
     store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None,
-    start_over: bool = False,
+    start_over: bool = False, new: Embedder | None = None,
 ) -> Embedder:
     """The embedder the index was built with; a different one is refused, never mixed in.
 
     `start_over` (for `--full`) empties the index and records the new embedder in one
-    transaction, so that no crash can leave an index without an embedder.
+    transaction, so that no crash can leave an index without an embedder. `new`, made from
+    `spec` already, is the embedder to record when the index has none.
     """
     stored = None if start_over else store.get_meta("embedder")
     if stored is None:
         if not record:
             raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
-        embedder = create_embedder(spec or default_spec(), options)
+        embedder = new or create_embedder(spec or default_spec(), options)
         saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
         with store.transaction():
             if start_over:
@@ -417,16 +431,12 @@ class _Sync:
     def _embed_missing(self, prepared: list[Prepared]) -> None:
         """Embed each distinct text not already stored under this embedder's signature.
 
-        Vectors are committed slice by slice, before the chunks that use them: if the embedder
-        fails half-way (the API goes down), what it did deliver is kept for the next run.
-        """
+        At most EMBED_SLICE texts go to one call, which bounds the rows held at once: the static
+        embedder returns a whole call's rows in one part."""
         by_key = {k: c for item in prepared if item.chunks for k, c in zip(item.keys, item.chunks)}
         missing = self._missing(by_key, sum(len(item.keys) for item in prepared))
         for start in range(0, len(missing), EMBED_SLICE):
-            keys = missing[start : start + EMBED_SLICE]
-            vectors = self._embed(keys, by_key)
-            with self.store.transaction():
-                self.store.put_vectors(keys, vectors, self.embedder.signature)
+            self._embed(missing[start : start + EMBED_SLICE], by_key)
 
     def _store_embedded(self, prepared: list[Prepared]) -> None:
         """Write the vectors the workers made that are not stored yet, in the caller's transaction."""
@@ -443,13 +453,19 @@ class _Sync:
         self.report.reused += chunks - len(missing)
         return missing
 
-    def _embed(self, keys: list[str], by_key: dict[str, Chunk]) -> np.ndarray:
+    def _embed(self, keys: list[str], by_key: dict[str, Chunk]) -> None:
+        """Store the vectors of each of the embedder's parts (an API request) in a transaction
+        of its own as it arrives, before the chunks that use them: when the embedder fails half
+        way (the API goes down, the run is killed), the next run pays again only for the parts
+        in progress, not for all of what the API did deliver."""
+        texts = [embed_text(by_key[k]) for k in keys]
         try:
-            vectors = self.embedder.embed([embed_text(by_key[k]) for k in keys], PASSAGE_TASK)
+            for positions, vectors in self.embedder.embed_parts(texts, PASSAGE_TASK):
+                with self.store.transaction():
+                    self.store.put_vectors([keys[i] for i in positions], vectors, self.embedder.signature)
+                self._count_embedded(len(positions))
         except TextTooLongError as exc:
             raise CodesearchError(f"{_locate(by_key[keys[exc.index]])}: {exc}") from exc
-        self._count_embedded(len(keys))
-        return vectors
 
     def _count_embedded(self, count: int) -> None:
         self.report.embedded += count

@@ -73,7 +73,7 @@ def test_tokens_are_reported_by_index_and_totalled_by_status(repo: Path, cli, se
 def test_missing_key_fails_before_any_request(repo: Path, cli, server: JinaServer, monkeypatch) -> None:
     monkeypatch.delenv("JINA_API_KEY")
     result = cli("index", repo, "--embedder", "jina")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("codesearch: error: JINA_API_KEY is not set") and result.stderr.count("\n") == 1
     assert server.requests == []
 
@@ -81,7 +81,7 @@ def test_missing_key_fails_before_any_request(repo: Path, cli, server: JinaServe
 def test_rejected_key_is_one_line_without_the_key(repo: Path, cli, server: JinaServer, monkeypatch) -> None:
     monkeypatch.setenv("JINA_API_KEY", "jina_wrong_SECRET")
     result = cli("index", repo)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("codesearch: error: Jina API rejected the key (401") and result.stderr.count("\n") == 1
     assert "jina_wrong_SECRET" not in result.output
 
@@ -101,24 +101,71 @@ def write_big_repo(root: Path, files: int) -> Path:
 def test_outage_mid_index_loses_nothing_and_resumes(tmp_path: Path, cli, server: JinaServer, monkeypatch) -> None:
     repo = write_big_repo(tmp_path / "big", 700)
     oracle = index_json(cli, repo, "--index", tmp_path / "uninterrupted")["chunks"]
-    every_text = set(server.inputs())
+    answered = server.inputs()
+    every_text = set(answered)
     monkeypatch.setenv("CODESEARCH_JINA_BATCH_SIZE", "40")
     monkeypatch.setenv("CODESEARCH_JINA_CONCURRENCY", "1")
     monkeypatch.setenv("CODESEARCH_JINA_RETRIES", "1")
     server.fail_after(20, Reply(503))
 
     failed = cli("index", repo)
-    assert failed.exit_code == 1
+    assert failed.exit_code == 2
     gave_up = "gave up after 1 retries (last: 503 Service Unavailable)"
     assert failed.stderr == f"codesearch: error: Jina API at {server.url}: {gave_up}\n"
     kept = status_json(cli, repo)["chunks"]
     assert 0 < kept < oracle
+    served = set(server.inputs()[len(answered):])
 
     server.recover()
     before = len(server.requests)
     resumed = index_json(cli, repo)
     resent = [text for r in server.requests[before:] for text in r.body["input"]]
-    assert len(resent) == len(set(resent)) == oracle - kept
-    assert set(resent) <= every_text
-    assert resumed["chunks"] == resumed["embedded"] + kept == oracle
+    assert len(resent) == len(set(resent)) == resumed["embedded"]
+    assert set(resent) == every_text - served
+    assert resumed["embedded"] + resumed["reused"] == oracle - kept
+    assert resumed["chunks"] == oracle
     assert status_json(cli, repo)["chunks"] == oracle
+
+
+def test_outage_costs_at_most_the_requests_in_flight(tmp_path: Path, cli, server: JinaServer, monkeypatch) -> None:
+    """Each answer is stored as it arrives: the next run asks again only for what was in flight
+    when the API went down, not for the whole slice it was part of."""
+    repo = write_big_repo(tmp_path / "big", 150)
+    batch, concurrency = 8, 2
+    monkeypatch.setenv("CODESEARCH_JINA_BATCH_SIZE", str(batch))
+    monkeypatch.setenv("CODESEARCH_JINA_CONCURRENCY", str(concurrency))
+    monkeypatch.setenv("CODESEARCH_JINA_RETRIES", "1")
+    server.fail_after(25, Reply(503))
+    assert cli("index", repo).exit_code != 0
+    served = set(server.inputs())
+    assert len(served) == 25 * batch
+
+    server.recover()
+    before = len(server.requests)
+    index_json(cli, repo)
+    asked_again = {text for r in server.requests[before:] if r.status == 200 for text in r.body["input"]}
+    assert len(asked_again & served) <= concurrency * batch
+
+
+def test_failed_first_index_leaves_no_index(repo: Path, cli, server: JinaServer, monkeypatch) -> None:
+    monkeypatch.delenv("JINA_API_KEY")
+    monkeypatch.chdir(repo)
+    failed = cli("index", ".", "--embedder", "jina")
+    assert failed.exit_code != 0 and failed.stderr.count("\n") == 1
+    assert not (repo / ".codesearch").exists()
+    for command in (["ask", "parse json"], ["status"]):
+        result = cli(*command)
+        assert result.exit_code != 0
+        assert result.stderr.startswith("codesearch: error: no index found here") and "Traceback" not in result.output
+
+
+def test_first_index_failing_at_the_api_is_completed_by_the_next(repo: Path, cli, server: JinaServer, monkeypatch) -> None:
+    monkeypatch.setenv("CODESEARCH_JINA_RETRIES", "1")
+    server.fail_after(0, Reply(503))
+    assert cli("index", repo).exit_code != 0
+    assert status_json(cli, repo)["embedder"] == "jina:jina-code-embeddings-1.5b:1536:v1"
+
+    server.recover()
+    report = index_json(cli, repo)
+    assert report["chunks"] == report["embedded"] > 5
+    assert ask_json(cli, "parse json configuration", "--index", repo)["results"]

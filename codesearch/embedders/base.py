@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -15,6 +15,10 @@ class EmbedderSpec:
     backend: str
     model: str
     dims: int | None = None
+
+
+Part = tuple[Sequence[int], np.ndarray]
+"""Positions in the texts given to `Embedder.embed_parts`, and their L2-normalised float32 rows."""
 
 
 class Embedder(Protocol):
@@ -33,6 +37,20 @@ class Embedder(Protocol):
     static model): indexing then embeds each file where it is chunked, on every core."""
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray: ...
+
+    def embed_parts(self, texts: Sequence[str], task: str) -> Iterator[Part]:
+        """The rows of `embed`, part by part as each request or batch completes, in any order:
+        a caller that stores each part as it comes loses only the work in progress when the
+        embedder fails half way (an API outage, a kill)."""
+        ...
+
+
+def gathered(parts: Iterable[Part], count: int, dims: int) -> np.ndarray:
+    """`[count, dims]` rows in input order from parts in any order: `embed` from `embed_parts`."""
+    out = np.empty((count, dims), dtype=np.float32)
+    for positions, rows in parts:
+        out[positions] = rows
+    return out
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:

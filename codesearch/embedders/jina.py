@@ -24,7 +24,7 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 
 from codesearch import __version__
-from codesearch.embedders.base import normalize_rows
+from codesearch.embedders.base import gathered, normalize_rows
 from codesearch.errors import CodesearchError
 
 DEFAULT_BASE_URL = "https://api.jina.ai/v1"
@@ -374,33 +374,32 @@ class JinaEmbedder:
         self.close()
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray:
-        """L2-normalised float32 `[len(texts), dimensions]`, rows in input order.
+        """L2-normalised float32 `[len(texts), dimensions]`, rows in input order."""
+        return gathered(self.embed_parts(texts, task), len(texts), self.dimensions)
 
-        Batches run concurrently; the first batch that fails for good (or Ctrl-C) cancels the
-        rest and its error is raised, so the caller never gets a partial or misordered matrix.
+    def embed_parts(self, texts: Sequence[str], task: str) -> Iterator[tuple[range, np.ndarray]]:
+        """Each request's span of `texts` and its L2-normalised rows, as its answer arrives.
+
+        Batches run concurrently; the first batch that fails for good (or Ctrl-C, or the caller
+        stopping) cancels the rest and its error is raised: only answers already yielded count.
         """
         wire_task = api_task(self.model, task)
-        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         batches = plan_batches(texts, self.batch_size, self.batch_tokens)
         if not batches:
-            return out
+            return
         cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(batches)), thread_name_prefix="jina") as pool:
             futures: dict[Future[np.ndarray], range] = {
                 pool.submit(self._embed_batch, [texts[i] for i in span], wire_task, cancel): span for span in batches
             }
             try:
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    future.result()
+                for future in as_completed(futures):
+                    yield futures[future], normalize_rows(future.result())
             except BaseException:
                 cancel.set()
                 for future in futures:
                     future.cancel()
                 raise
-            for future, span in futures.items():
-                out[span.start : span.stop] = future.result()
-        return normalize_rows(out)
 
     def _embed_batch(self, texts: list[str], task: str, cancel: threading.Event) -> np.ndarray:
         """One request's worth of texts, retried with backoff until it succeeds or the budget is spent."""

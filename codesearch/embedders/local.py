@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
-import transformers
-from huggingface_hub import snapshot_download
-from huggingface_hub.errors import HFValidationError, HfHubHTTPError, LocalEntryNotFoundError
-from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-from codesearch.embedders.base import normalize_rows
+from codesearch.embedders.base import gathered, normalize_rows
 from codesearch.errors import CodesearchError, TextTooLongError
+
+try:  # the optional `local` extra: without it, one line saying what to install, not an import traceback
+    import torch
+    import transformers
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+except ImportError as error:
+    raise CodesearchError(
+        f'the local embedder needs torch and transformers ({error}): pip install "codesearch[local]"'
+    ) from error
 
 DEFAULT_MODEL = "jinaai/jina-code-embeddings-0.5b"
 MAX_TOKENS = 8192
@@ -375,12 +381,14 @@ class LocalEmbedder:
 
     def embed(self, texts: Sequence[str], task: str) -> np.ndarray:
         """float32 [len(texts), dimensions], L2-normalised, in the order of `texts`."""
+        return gathered(self.embed_parts(texts, task), len(texts), self.dimensions)
+
+    def embed_parts(self, texts: Sequence[str], task: str) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Each padded batch's positions and rows as it is computed (see `Embedder.embed_parts`)."""
         encoded = self.tokenize(texts, task)
         self.tokens_used += sum(map(len, encoded))
-        out = np.zeros((len(encoded), self.dimensions), dtype=np.float32)
         for batch in length_batches([len(ids) for ids in encoded], self.batch_size):
-            out[batch] = self._forward([encoded[i] for i in batch])
-        return normalize_rows(out)
+            yield batch, normalize_rows(self._forward([encoded[i] for i in batch]))
 
     @torch.inference_mode()
     def _forward(self, encoded: list[list[int]]) -> np.ndarray:

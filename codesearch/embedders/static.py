@@ -24,7 +24,7 @@ from array import array
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -209,6 +209,10 @@ class StaticEmbedder:
         if task in _NL_TASKS:
             return self._model.embed([plain_prose(t) for t in texts], 0, self.dimensions)
         return self._model.embed(texts, 1, self.dimensions)
+
+    def embed_parts(self, texts: Sequence[str], task: str) -> Iterator[tuple[range, np.ndarray]]:
+        """Every row in one part: the built-in model is quick enough that no part is worth storing early."""
+        yield range(len(texts)), self.embed(texts, task)
 
     def _init_hash(self, dims: int | None) -> None:
         self._model = None
