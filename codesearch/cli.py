@@ -252,10 +252,14 @@ def watch(
     from codesearch.config import load_config
     from codesearch.watcher import Notice, Watcher, stop_on_signals
 
+    terminal = sys.stderr.isatty()
+
     def show(notice: Notice) -> None:
+        """Warnings always; on a terminal also the first sync, watching and stopped (a person is
+        there to wonder); each later batch only with -v, and nothing else for a log or a pipe."""
         if notice.warning:
             typer.echo(f"codesearch: warning: {notice.message}", err=True)
-        elif verbose:
+        elif verbose or (terminal and (notice.report is None or not watcher.ready.is_set())):
             typer.echo(notice.message, err=True)
 
     settings = load_config(path, index_dir)

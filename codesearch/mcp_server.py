@@ -9,7 +9,9 @@ write through connections of their own, so searches go on while the index is bei
 Results are sized for a model's context: whole hits best first while they fit in `max_chars`,
 then the next one with its code cut at a line and marked, and a count of what was left out.
 A failure the user can act on comes back as a tool error (isError) carrying the CLI's
-one-line message; the server keeps serving.
+one-line message; the server keeps serving. So does a search while the `--watch` watcher first
+builds the index, after a short wait for it: a half-built index answers with files missing,
+and an agent would take that for no match.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from pydantic import Field
 from codesearch import __version__
 from codesearch.config import configured_sync, load_config
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
+from codesearch.indexer import Progress
 from codesearch.locate import find_index
 from codesearch.models import Hit
 from codesearch.searcher import MODES, SearchResult, Searcher
 from codesearch.status import index_status
-from codesearch.tasks import QUERY_TASKS
+from codesearch.tasks import TASK_NAMES
 from codesearch.watcher import Notice, Watcher
 
 DEFAULT_MAX_CHARS = 12_000  # about 3,000 tokens: ten typical hits
@@ -41,6 +44,7 @@ MIN_MAX_CHARS = 500
 MAX_K = 100
 REINDEX_WAIT_S = 30.0  # a watcher batch takes well under a second; `codesearch index` may take longer
 SHUTDOWN_WAIT_S = 10.0  # how long a closing server lets the watcher finish its batch
+BUILD_WAIT_S = 5.0  # a search waits this long for the first build: a small repository's is done by then
 INSTRUCTIONS = (
     "Semantic code search over one indexed repository. Use `search` to find code by meaning "
     "(words or a snippet), `similar` to find code like a given file location, `status` to see "
@@ -64,7 +68,7 @@ PathGlob = Annotated[
 Mode = Annotated[str, Field(description=f"Retrieval: {', '.join(MODES)}. hybrid (meaning + words) is best in general; lexical for exact identifiers.")]
 Task = Annotated[
     str | None,
-    Field(description=f"Force the query task ({', '.join(t.removesuffix('.query') for t in QUERY_TASKS)}); default: detected from the query."),
+    Field(description=f"Force the query task ({', '.join(TASK_NAMES)}); default: detected from the query."),
 ]
 MaxChars = Annotated[
     int,
@@ -81,14 +85,35 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITES_INDEX = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
+class IndexBeingBuilt(CodesearchError):
+    """The watcher's first sync is still building the index; how far it got is the news."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(f"the index is being built: {_so_far(progress)}; try again in a few seconds")
+
+
 class IndexHandle:
     """The served index: where to find it, and its Searcher once one could be opened."""
 
-    def __init__(self, root: Path, index_dir: Path | None) -> None:
+    def __init__(self, root: Path, index_dir: Path | None, watcher: Watcher | None = None) -> None:
         self.root = root
-        self.explicit = index_dir
+        self.explicit = watcher.index_dir if watcher else index_dir
+        self.watcher = watcher
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
+
+    def use_built(self, action: Callable[[Searcher], T]) -> T:
+        """`use` for an answer a half-built index would get wrong: while the watcher first builds
+        the index, wait up to BUILD_WAIT_S for it, then say how far it got instead.
+        """
+        progress = self.building(BUILD_WAIT_S)
+        if progress is not None:
+            raise IndexBeingBuilt(progress)
+        return self.use(action)
+
+    def building(self, wait: float = 0.0) -> Progress | None:
+        """Where the watcher's first build of the index stands (see `Watcher.building`); None when there is none."""
+        return self.watcher.building(wait) if self.watcher else None
 
     def use(self, action: Callable[[Searcher], T]) -> T:
         """Run `action` on the Searcher, opening it on first use (the index may appear later)."""
@@ -137,7 +162,7 @@ def serve(root: Path, *, index_dir: Path | None = None, watch: bool = False) -> 
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
     watcher = _watcher(root, index_dir) if watch else None
-    index = IndexHandle(root, watcher.index_dir if watcher else index_dir)
+    index = IndexHandle(root, index_dir, watcher)
     try:
         with _kept_fresh(watcher) as watching:
             build_server(index, watching=watching).run("stdio")
@@ -187,9 +212,10 @@ def build_server(index: IndexHandle, *, watching: Callable[[], bool]) -> MCPServ
         backoff") or paste a snippet. Returns the best matching functions, classes and sections,
         best first, each with path, start_line and end_line (1-based, inclusive), symbol, kind,
         language, score and code. Narrow with language and path_glob; raise max_chars for more code.
+        While the server first builds the index, an error says how far it got: try again shortly.
         """
         options = {"mode": mode, "task": task, "language": language, "path_glob": path_glob}
-        return _answer(lambda: fitted(index.use(lambda searcher: searcher.search(query, k, **options)), max_chars))
+        return _answer(lambda: fitted(index.use_built(lambda searcher: searcher.search(query, k, **options)), max_chars))
 
     @_tool(server, READ_ONLY)
     def similar(
@@ -206,15 +232,16 @@ def build_server(index: IndexHandle, *, watching: Callable[[], bool]) -> MCPServ
         code to change together. Results look like those of `search`.
         """
         options = {"language": language, "path_glob": path_glob}
-        return _answer(lambda: fitted(index.use(lambda searcher: searcher.similar(path, line, k, **options)), max_chars))
+        return _answer(lambda: fitted(index.use_built(lambda searcher: searcher.similar(path, line, k, **options)), max_chars))
 
     @_tool(server, READ_ONLY)
     def status() -> CallToolResult:
         """Report what the index holds and how fresh it is: root, index_dir, embedder, files, chunks,
         bytes_on_disk, last_sync (Unix time), changed_since (files added, changed or deleted on disk
-        since the last sync), tokens_used, and watching (whether this server re-indexes changes itself).
+        since the last sync), tokens_used, watching (whether this server re-indexes changes itself),
+        and indexing (while the server first builds the index: files_done and files_total, else null).
         """
-        return _answer(lambda: {**index_status(index.located()).__dict__, "watching": watching()})
+        return _answer(lambda: _status(index, watching()))
 
     @_tool(server, WRITES_INDEX)
     def reindex(full: Full = False) -> CallToolResult:
@@ -225,6 +252,28 @@ def build_server(index: IndexHandle, *, watching: Callable[[], bool]) -> MCPServ
         return _answer(lambda: index.reindex(full))
 
     return server
+
+
+def _status(index: IndexHandle, watching: bool) -> dict:
+    """`codesearch status`, whether a watcher follows changes, and how far its first build got;
+    while it builds, an index not written yet is news of the build, not an error.
+    """
+    progress = index.building()
+    try:
+        info = index_status(index.located())
+    except EXPECTED_FAILURES:
+        if progress is None:
+            raise
+        raise IndexBeingBuilt(progress) from None
+    indexing = None if progress is None else {"files_done": progress.files_done, "files_total": progress.files_total}
+    return {**info.__dict__, "watching": watching, "indexing": indexing}
+
+
+def _so_far(progress: Progress) -> str:
+    """How far a sync got, in files; their total is known once discovery is over."""
+    if progress.files_total is None:
+        return f"finding files ({progress.files_found:,} so far)" if progress.files_found else "finding files"
+    return f"{progress.files_done:,} of {progress.files_total:,} files done"
 
 
 def _tool(server: MCPServer, annotations: ToolAnnotations) -> Callable[[F], F]:

@@ -35,7 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from watchdog.events import (
@@ -58,10 +58,12 @@ from watchdog.observers.polling import PollingObserverVFS
 from codesearch.chunker import MAX_LINES
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules
-from codesearch.indexer import KeptVectors, SyncReport, sync
+from codesearch.indexer import CHUNK_SIZE_KEY, KeptVectors, Progress, SyncReport, sync
 from codesearch.languages import detect_language, needs_head
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import watch_lock
+from codesearch.store import DB_NAME, Store
+from codesearch.text import plural
 
 QUIET_S = 0.1  # an editor's save is a burst of events within a few milliseconds
 MAX_DELAY_S = 2.0  # a long checkout is still synced as it goes, in batches of about this span
@@ -70,6 +72,7 @@ LOCK_WAIT_S = 1.0  # a batch waits this long for `index` to finish before it is 
 RETRY_FIRST_S = 1.0  # backoff after a failed batch: doubles per failure...
 RETRY_MAX_S = 60.0  # ...up to this
 WAKE_S = 0.25  # see _Pending.take
+SHOWN_PATHS = 3  # a batch's notice names this many of its paths, then counts the rest
 
 IGNORE_FILES = frozenset({".gitignore", ".codesearchignore"})
 GIT_EXCLUDE = ".git/info/exclude"
@@ -149,6 +152,8 @@ class Watcher:
         """The configured file and chunk settings, passed through to every sync."""
         self.ready = threading.Event()
         """Set once the first full sync is done and events are being followed."""
+        self._building: Progress | None = Progress() if _never_built(self.index_dir) else None
+        """The first sync's progress while it builds an index no sync ever completed; see `building`."""
         self._notify = on_notice or (lambda _notice: None)
         self._pending = _Pending(quiet_s, max_delay_s)
         self._events = _EventFilter(self.root, self.index_dir, self._pending, tuple(ignore))
@@ -157,16 +162,29 @@ class Watcher:
 
     def run(self) -> None:
         """Sync everything, then each batch of changes, until `stop`; the index stays whole."""
-        prepare_index_dir(self.index_dir)
-        with watch_lock(self.index_dir), self._observing():
-            self._pending.add((), full=True)
-            while (batch := self._pending.take()) is not None:
-                self._sync(batch)
+        try:
+            prepare_index_dir(self.index_dir)
+            with watch_lock(self.index_dir), self._observing():
+                self._pending.add((), full=True)
+                while (batch := self._pending.take()) is not None:
+                    self._sync(batch)
+        finally:
+            self._building = None  # stopped, or never started (another watcher holds the index)
         self._notify(Notice("stopped"))
 
     def stop(self) -> None:
         """Let the batch in flight finish, then make `run` return; safe from any thread or a signal handler."""
         self._pending.close()
+
+    def building(self, wait: float = 0.0) -> Progress | None:
+        """While the first sync builds an index that no sync ever completed, where it stands, after
+        waiting up to `wait` seconds for it to finish; None once the index is whole or nothing
+        builds it. Readers use it not to take a half-built index's missing files for no match.
+        Safe from any thread.
+        """
+        if self._building is not None:
+            self.ready.wait(wait)
+        return self._building
 
     @contextmanager
     def _observing(self) -> Iterator[None]:
@@ -207,7 +225,8 @@ class Watcher:
         try:
             report = sync(
                 self.root, index_dir=self.index_dir, max_bytes=self.max_bytes, paths=paths,
-                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, kept=self._kept, **self.settings,
+                on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, kept=self._kept, progress=self._progressed,
+                **self.settings,
             )
         except Exception as exc:  # whatever the cause, the watcher outlives the batch and retries it
             self._retry_later(batch, exc)
@@ -215,6 +234,7 @@ class Watcher:
         self._failures = 0
         self._notify(Notice(_describe(report, paths), report=report, paths=tuple(paths or ())))
         if not self.ready.is_set():
+            self._building = None
             self.ready.set()
             self._notify(Notice(f"watching {self.root} (Ctrl-C stops)"))
 
@@ -225,6 +245,11 @@ class Watcher:
         kept = "a full sync" if batch.full else f"{len(batch.paths):,} changed paths"
         reason = str(exc) if isinstance(exc, CodesearchError) else f"{type(exc).__name__}: {exc}"
         self._notify(Notice(f"sync failed, {kept} kept for a retry in {delay:g} s: {reason}", warning=True))
+
+    def _progressed(self, progress: Progress) -> None:
+        """A copy for `building` while the index is being built: sync goes on changing its own."""
+        if self._building is not None:
+            self._building = replace(progress)
 
     def _skipped(self, path: str, reason: str) -> None:
         """Only unreadable files are news; size, binary and symlink skips are policy."""
@@ -408,14 +433,31 @@ def _may_be_source(relpath: str) -> bool:
     return detect_language(name) is not None or needs_head(name)
 
 
+def _never_built(index_dir: Path) -> bool:
+    """Whether no full sync ever completed on the index (each records the chunk size it used).
+    An index that cannot be read counts as built: what is wrong with it is for readers to report.
+    """
+    try:
+        store = Store.open(index_dir)
+    except CodesearchError:
+        return not (index_dir / DB_NAME).exists()
+    try:
+        return store.get_meta(CHUNK_SIZE_KEY) is None
+    finally:
+        store.close()
+
+
 def _describe(report: SyncReport, paths: list[str] | None) -> str:
-    """One line per batch for --verbose."""
-    scope = "full sync" if paths is None else _plural(len(paths), "path")
+    """One line per batch for --verbose: which paths (the first few by name), and what changed."""
+    scope = "full sync" if paths is None else _named(paths)
     return (
-        f"{scope}: {_plural(report.files_changed, 'file')} changed, {report.files_deleted:,} deleted, "
-        f"{_plural(report.chunks_written, 'chunk')} written ({report.embedded:,} embedded) in {report.seconds * 1000:.0f} ms"
+        f"{scope}: {plural(report.files_changed, 'file')} changed, {report.files_deleted:,} deleted, "
+        f"{plural(report.chunks_written, 'chunk')} written ({report.embedded:,} embedded) in {report.seconds * 1000:.0f} ms"
     )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def _named(paths: list[str]) -> str:
+    """`a.py, b.py, c.py and 4 more`: enough to recognise an edit without a checkout filling the screen."""
+    more = len(paths) - SHOWN_PATHS
+    return ", ".join(paths[:SHOWN_PATHS]) + (f" and {more:,} more" if more > 0 else "")
+

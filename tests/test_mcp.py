@@ -24,6 +24,7 @@ from mcp.types import CallToolResult
 from typer.testing import CliRunner
 
 from conftest import REPO_FILES, write_repo
+from jina_server import JinaServer
 from codesearch.cli import app
 
 TIMEOUT_S = 15.0
@@ -34,6 +35,7 @@ ZEBRA_FILES = {
     f"src/zebra_{name}.py": f"def {name}_zebras(herd):\n" + "".join(f"    zebra_{i} = herd[{i}] * {i}\n" for i in range(60)) + "    return herd\n"
     for name in ("count", "feed")
 }
+FIRST_BUILD_FILES = {path: REPO_FILES[path] for path in ("src/jsonutil.py", "src/mathutil.py")}  # 7 chunks
 
 
 @dataclass
@@ -62,9 +64,9 @@ class Client:
 
 
 @contextmanager
-def served(*args: str | Path) -> Iterator[Client]:
+def served(*args: str | Path, env: dict[str, str] | None = None) -> Iterator[Client]:
     """`codesearch mcp ARGS...` as a subprocess, with an initialized client session to it."""
-    server = StdioServerParameters(command=sys.executable, args=["-m", "codesearch", "mcp", *map(str, args)])
+    server = StdioServerParameters(command=sys.executable, args=["-m", "codesearch", "mcp", *map(str, args)], env=env)
     with start_blocking_portal() as portal:
         with portal.wrap_async_context_manager(stdio_client(server)) as (read, write):
             with portal.wrap_async_context_manager(ClientSession(read, write)) as session:
@@ -139,7 +141,7 @@ def test_similar_finds_other_code_and_never_the_chunk_itself(client: Client, rep
 def test_status_reports_what_codesearch_status_reports(client: Client, repo: Path) -> None:
     answer = client.answer("status")
     expected = json.loads(run_cli("status", "--index", repo, "--json"))
-    assert answer.pop("watching") is False
+    assert answer.pop("watching") is False and answer.pop("indexing") is None
     assert answer.pop("bytes_on_disk") > 0 and expected.pop("bytes_on_disk") > 0
     assert answer == expected
 
@@ -221,6 +223,43 @@ def test_watch_keeps_the_index_fresh_while_serving(tmp_path: Path) -> None:
 
         eventually(zebra_found)
         assert watched.answer("reindex")["files_changed"] == 0
+
+
+@pytest.fixture
+def api() -> Iterator[JinaServer]:
+    """The Jina API stand-in: an embedder whose latency the test sets, so that a first build takes its time honestly."""
+    with JinaServer() as server:
+        yield server
+
+
+def through(api: JinaServer, texts_per_request: int) -> dict[str, str]:
+    """The server's environment for indexing with `api`, one request at a time."""
+    return {
+        "JINA_API_KEY": api.api_key, "JINA_API_BASE": api.url,
+        "CODESEARCH_JINA_BATCH_SIZE": str(texts_per_request), "CODESEARCH_JINA_CONCURRENCY": "1",
+    }
+
+
+def test_a_search_during_a_short_first_build_waits_for_it(tmp_path: Path, api: JinaServer) -> None:
+    root = write_repo(tmp_path / "new", FIRST_BUILD_FILES)
+    api.latency = 0.75  # 2 requests: about 1.5 s, within the server's wait
+    with served(root, "--watch", env=through(api, 4)) as fresh:
+        answer = fresh.answer("search", query="parse a JSON document", k=3)
+    assert ("src/jsonutil.py", "parse_json") in symbols(answer)
+
+
+def test_a_long_first_build_is_reported_instead_of_empty_results(tmp_path: Path, api: JinaServer) -> None:
+    root = write_repo(tmp_path / "new", FIRST_BUILD_FILES)
+    api.latency = 3.0  # 7 requests: about 21 s, much longer than the two waits below
+    being_built = "the index is being built: 0 of 2 files done; try again in a few seconds"
+    with served(root, "--watch", env=through(api, 1)) as fresh:
+        assert fresh.error("search", query="parse a JSON document") == being_built
+        assert fresh.error("similar", path="src/jsonutil.py") == being_built
+        status = fresh.answer("status")
+        assert (status["indexing"], status["watching"]) == ({"files_done": 0, "files_total": 2}, False)
+        api.latency = 0.0
+        eventually(lambda: fresh.answer("status")["indexing"] is None)
+        assert ("src/jsonutil.py", "parse_json") in symbols(fresh.answer("search", query="parse a JSON document", k=3))
 
 
 def test_closing_stdin_stops_a_watching_server_cleanly(tmp_path: Path) -> None:

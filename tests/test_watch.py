@@ -1,8 +1,9 @@
 """`codesearch watch`: a real watcher on a temporary repository, real file operations, and
 every expectation checked through search results.
 
-Most tests run the watcher in a thread (fast); one runs `codesearch watch` as a process and
-stops it with a signal. Expected states are polled for with a timeout, never slept for.
+Most tests run the watcher in a thread (fast); a few run `codesearch watch` as a process, on a
+pipe or on a pseudo-terminal, and stop it with a signal. Expected states are polled for with a
+timeout, never slept for.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -447,5 +451,84 @@ def test_watch_command_verbose_prints_each_batch(repo: Path) -> None:
     lines = err.splitlines()
     assert lines[0].startswith("full sync: 5 files changed, 0 deleted,")
     assert lines[1] == f"watching {repo} (Ctrl-C stops)"
-    assert any(line.startswith("1 path: 1 file changed, 0 deleted, 1 chunk written (1 embedded) in ") for line in lines)
+    assert any(line.startswith("src/strings.py: 1 file changed, 0 deleted, 1 chunk written (1 embedded) in ") for line in lines)
     assert lines[-1] == "stopped"
+
+
+def test_a_batch_notice_names_a_few_paths_and_counts_the_rest(repo: Path) -> None:
+    state, thread = start_watching(repo, quiet_s=1.0)  # the five saves below land in one batch
+    try:
+        names = [f"src/many_{i}.py" for i in range(5)]
+        for name in names:
+            (repo / name).write_text(function(Path(name).stem))
+        state.synced(names[0])
+    finally:
+        stop_watching(state, thread)
+    (message,) = [notice.message for notice in state.notices if names[0] in notice.paths]
+    assert message.startswith("src/many_0.py, src/many_1.py, src/many_2.py and 2 more: 5 files changed, 0 deleted, 5 chunks written")
+
+
+@dataclass
+class Terminal:
+    """A process whose stdin, stdout and stderr are one pseudo-terminal, and what it wrote there."""
+
+    process: subprocess.Popen
+    master: int
+    output: str = ""
+
+    def shows(self, text: str) -> None:
+        """Read until `text` appears; fail once TIMEOUT_S pass or the terminal is closed."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while text not in self.output:
+            left = deadline - time.monotonic()
+            assert left > 0, f"not within {TIMEOUT_S} s: {text!r} in {self.output!r}"
+            if select.select([self.master], [], [], left)[0]:
+                written = self._read()
+                assert written, f"the terminal closed before {text!r}: {self.output!r}"
+                self.output += written
+
+    def finish(self) -> int:
+        """Wait for the process to exit, read the rest of what it wrote, and return its exit status."""
+        status = self.process.wait(TIMEOUT_S)
+        while select.select([self.master], [], [], 0)[0] and (written := self._read()):
+            self.output += written
+        return status
+
+    def lines(self) -> list[str]:
+        return self.output.replace("\r\n", "\n").splitlines()
+
+    def _read(self) -> str:
+        """What is there to read; "" once every process holding the terminal closed it (Linux: EIO)."""
+        try:
+            return os.read(self.master, 4096).decode()
+        except OSError:
+            return ""
+
+
+@contextmanager
+def on_a_terminal(*args: str | Path) -> Iterator[Terminal]:
+    """`codesearch ARGS...` on a pseudo-terminal, as run from an interactive shell."""
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codesearch", *map(str, args)], stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+    )
+    os.close(slave)
+    try:
+        yield Terminal(process, master)
+    finally:
+        process.kill()
+        process.wait(TIMEOUT_S)
+        os.close(master)
+
+
+def test_watch_on_a_terminal_says_what_it_synced_that_it_watches_and_that_it_stopped(repo: Path) -> None:
+    with on_a_terminal("watch", repo) as terminal:
+        terminal.shows(f"watching {repo} (Ctrl-C stops)")
+        (repo / "src/strings.py").write_text(function("reverse_words"))
+        eventually(lambda: "src/strings.py" in indexed_paths(repo))
+        terminal.process.send_signal(signal.SIGINT)
+        terminal.shows("stopped")
+        assert terminal.finish() == 0
+    first_sync, watching, stopped = terminal.lines()  # later batches only with --verbose
+    assert re.fullmatch(r"full sync: \d+ files changed, 0 deleted, \d+ chunks written \(\d+ embedded\) in \d+ ms", first_sync)
+    assert (watching, stopped) == (f"watching {repo} (Ctrl-C stops)", "stopped")
