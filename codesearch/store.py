@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -122,18 +123,12 @@ class Store:
             if create:
                 # Owner-only before SQLite creates it with the umask's mode; its -wal and -shm copy this mode.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            # Only a new database takes this page size; with 16 KiB pages instead of 4 KiB the writer
-            # alone over 259 MB of the kernel took 24.0 s instead of 27.9 (user+sys 22.5 vs 26.7 s).
-            conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            writable = create or os.access(index_dir, os.W_OK)
+            conn = _connect(path) if writable else _connect_read_only(path)
             conn.execute("PRAGMA foreign_keys=ON")
             # A writer inserts keys in hash order all over the vector and FTS B-trees: a 256 MiB page
             # cache and 64 MiB between WAL checkpoints cut indexing time by a fifth (linux/fs, 46 MB).
             conn.execute("PRAGMA cache_size=-262144")
-            page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
-            conn.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // page_bytes}")
             store = cls(conn, path)
             store._check_schema(create)
         except sqlite3.DatabaseError as exc:
@@ -420,6 +415,35 @@ class Store:
     def record_sync(self, tokens: int) -> None:
         self.set_meta("last_sync", str(time.time()))
         self.set_meta("tokens_used", str(int(self.get_meta("tokens_used") or 0) + tokens))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection that may write: WAL, so readers go on while a writer commits."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    # Only a new database takes this page size; with 16 KiB pages instead of 4 KiB the writer
+    # alone over 259 MB of the kernel took 24.0 s instead of 27.9 (user+sys 22.5 vs 26.7 s).
+    conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // page_bytes}")
+    return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A reader's connection where the index directory cannot be written (a read-only mount,
+    another user's index): WAL needs its -shm file, which a cleanly closed index no longer has
+    and this reader cannot create, so then the database is read as immutable, the state its
+    last writer left (nobody can be writing it from where this reader stands, or SQLite
+    would have found the -shm)."""
+    uri = f"file:{quote(os.fspath(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 def database_error(exc: sqlite3.DatabaseError, path: Path | None = None) -> CodesearchError:
