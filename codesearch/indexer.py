@@ -486,8 +486,9 @@ class _Sync:
         """Record the sync and save FAISS (`_save_vectors`).
 
         Only a complete full sync drops unused vectors (an interrupted run's vectors are what
-        lets the next run resume without embedding them again), and only when some may exist
-        (`store.NO_ORPHAN_VECTORS`), since finding them reads every chunk row; it also records
+        lets the next run resume without embedding them again), those beyond what the store
+        keeps for reverts (`store.ORPHAN_SHARE`), and only when it may hold more
+        (`store.ORPHANS_BOUNDED`), since finding them reads every chunk row; it also records
         the chunk size every file is now chunked with (a different one later re-chunks every file).
         """
         with self.store.transaction():

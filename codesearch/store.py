@@ -33,11 +33,25 @@ FTS_AUTOMERGE = 8
 adds one, and merging half as often made the writer alone 13% faster on 259 MB of the Linux
 kernel (23.5-24.8 s -> 20.5-21.6 s), with lexical queries as fast (11 ms p50 both)."""
 _STATE_COLUMNS = "path, id, size, mtime_ns, hash"
-NO_ORPHAN_VECTORS = "no_orphan_vectors"
-"""Meta key present while every stored vector belongs to a chunk: set on an empty store and by
-`drop_orphan_vectors`, removed when chunks are deleted or vectors are stored ahead of their
-chunks. Looking for orphans reads every chunk row (3.7 s for 353k chunks of the Linux kernel),
-which a first index, whose vectors all arrive with their chunks, never needs."""
+ORPHANS_BOUNDED = "orphans_bounded"
+"""Meta key present while the stored vectors that belong to no chunk are at most
+`orphan_budget` of them: set on an empty store and by `drop_orphan_vectors`, removed when
+chunks are deleted or vectors are stored ahead of their chunks. Looking for orphans reads
+every chunk row (3.7 s for 353k chunks of the Linux kernel), which a first index, whose vectors
+all arrive with their chunks, never needs. (Schema 3 indexes had `no_orphan_vectors`, for none
+at all; without the new key they are scanned once.)"""
+ORPHAN_SHARE = 0.2
+ORPHAN_MIN = 10_000
+"""Unused vectors kept, newest first: at least ORPHAN_MIN, else ORPHAN_SHARE of the chunks (with
+256 dimensions, 5 MB; 60 MB for the Linux kernel's 1.15M chunks). An edit reverted, a file
+deleted and restored, or a branch switched back then embeds nothing: the old texts' vectors are
+still stored under their content hashes."""
+
+
+def orphan_budget(chunks: int) -> int:
+    """How many unused vectors a store of `chunks` chunks keeps (see ORPHAN_SHARE)."""
+    return max(ORPHAN_MIN, int(chunks * ORPHAN_SHARE))
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -160,7 +174,7 @@ class Store:
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', ?)", (FTS_AUTOMERGE,))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
         self.set_meta("generation", str(time.time_ns()))
-        self.set_meta(NO_ORPHAN_VECTORS, "1")
+        self.set_meta(ORPHANS_BOUNDED, "1")
 
     def close(self) -> None:
         self.conn.close()
@@ -205,7 +219,7 @@ class Store:
         for table in ("chunks", "files", "vectors"):
             self.conn.execute(f"DELETE FROM {table}")
         self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation', 'root')")
-        self.set_meta(NO_ORPHAN_VECTORS, "1")
+        self.set_meta(ORPHANS_BOUNDED, "1")
         self.bump_generation()
 
     def file_states(self, under: Iterable[str] | None = None) -> dict[str, FileState]:
@@ -304,16 +318,20 @@ class Store:
             self._vectors_may_be_orphaned()
 
     def _vectors_may_be_orphaned(self) -> None:
-        self.conn.execute("DELETE FROM meta WHERE key = ?", (NO_ORPHAN_VECTORS,))
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (ORPHANS_BOUNDED,))
 
     def may_hold_orphan_vectors(self) -> bool:
-        return self.get_meta(NO_ORPHAN_VECTORS) is None
+        """Whether unused vectors may exceed their budget, so that `drop_orphan_vectors` has work."""
+        return self.get_meta(ORPHANS_BOUNDED) is None
 
     def drop_orphan_vectors(self) -> int:
+        """Delete the unused vectors beyond `orphan_budget`, oldest first; how many went."""
         cursor = self.conn.execute(
-            "DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)"
+            "DELETE FROM vectors WHERE id IN (SELECT id FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks) "
+            "ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            (orphan_budget(self.counts()[1]),),
         )
-        self.set_meta(NO_ORPHAN_VECTORS, "1")
+        self.set_meta(ORPHANS_BOUNDED, "1")
         return cursor.rowcount
 
     def vector_sample(self, signature: str, limit: int) -> np.ndarray:

@@ -11,8 +11,10 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from codesearch.embedders.static import MODEL_NAME
+from codesearch import store as store_module
 from codesearch.store import DB_NAME, Store
 from codesearch.vectors import VECTORS_NAME
 from conftest import ask_json
@@ -92,18 +94,48 @@ def test_changed_and_deleted_files_leave_no_lexical_terms_behind(indexed: Path, 
     check_invariants(indexed / ".codesearch", root=indexed)
 
 
-def test_vectors_that_no_chunk_uses_are_dropped(indexed: Path, cli) -> None:
+def unused_vectors(root: Path) -> int:
+    with closing(sqlite3.connect(root / ".codesearch" / DB_NAME)) as db:
+        return db.execute("SELECT COUNT(*) FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)").fetchone()[0]
+
+
+def test_a_reverted_edit_embeds_nothing(indexed: Path, cli) -> None:
+    target = indexed / "src/mathutil.py"
+    original = target.read_text()
+    target.write_text(original.replace("def is_prime(number):", "def is_odd_prime(number):"))
+    assert index_json(cli, indexed)["embedded"] == 1
+    target.write_text(original)
+    assert index_json(cli, indexed)["embedded"] == 0
+    check_invariants(indexed / ".codesearch", root=indexed)
+
+
+def test_a_deleted_and_restored_file_embeds_nothing(indexed: Path, cli) -> None:
+    target = indexed / "web/debounce.js"
+    original = target.read_text()
+    target.unlink()
+    assert index_json(cli, indexed)["files_deleted"] == 1
+    target.write_text(original)
+    assert index_json(cli, indexed)["embedded"] == 0
+
+
+def test_unused_vectors_beyond_the_budget_are_dropped_oldest_first(indexed: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "ORPHAN_MIN", 1)
+    monkeypatch.setattr(store_module, "ORPHAN_SHARE", 0.0)
     target = indexed / "src/mathutil.py"
     target.write_text(target.read_text().replace("def is_prime(number):", "def is_odd_prime(number):"))
     (indexed / "web/debounce.js").unlink()
     index_json(cli, indexed)
-    with closing(sqlite3.connect(indexed / ".codesearch" / DB_NAME)) as db:
-        used = db.execute("SELECT COUNT(DISTINCT vector_key) FROM chunks").fetchone()[0]
-        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == used
+    assert unused_vectors(indexed) == 1
+    check_invariants(indexed / ".codesearch", root=indexed)
 
 
-def test_vectors_stored_ahead_of_their_chunks_are_dropped_by_the_next_full_sync(indexed: Path, cli) -> None:
-    """What an API run interrupted between its vector and chunk transactions leaves behind."""
+def test_vectors_stored_ahead_of_their_chunks_are_dropped_by_the_next_full_sync(
+    indexed: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an API run interrupted between its vector and chunk transactions leaves behind,
+    beyond what the store keeps for reverts (here nothing)."""
+    monkeypatch.setattr(store_module, "ORPHAN_MIN", 0)
+    monkeypatch.setattr(store_module, "ORPHAN_SHARE", 0.0)
     store = Store.open(indexed / ".codesearch")
     with store.transaction():
         store.put_vectors(["no-such-chunk"], np.ones((1, 256), dtype=np.float32), "any")
@@ -138,7 +170,7 @@ def test_full_rebuild_embeds_everything_again(indexed: Path, cli) -> None:
 
 def test_other_embedder_is_refused(indexed: Path, cli) -> None:
     result = cli("index", indexed, "--dims", "128")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--full" in result.stderr
     assert "Traceback" not in result.output
 
@@ -150,14 +182,14 @@ def test_full_switches_embedder(indexed: Path, cli) -> None:
 
 def test_missing_path_is_one_line_error(tmp_path: Path, cli) -> None:
     result = cli("index", tmp_path / "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "not found" in result.stderr
 
 
 def test_unknown_embedder_is_one_line_error(repo: Path, cli) -> None:
     result = cli("index", repo, "--embedder", "magic")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown embedder" in result.stderr
 
 
@@ -178,5 +210,5 @@ def test_index_honours_env_index_dir(repo: Path, tmp_path: Path, cli, monkeypatc
 
 def test_option_for_another_embedder_is_one_line_error(repo: Path, cli) -> None:
     result = cli("index", repo, "--device", "cpu")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--device does not apply to the static embedder" in result.stderr
