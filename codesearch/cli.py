@@ -3,33 +3,88 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from codesearch import render
+from codesearch import __version__, render
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
+from codesearch.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
     from codesearch.searcher import SearchResult, Searcher
 
+NO_MATCH = 1
+"""Exit status when nothing matched, as grep and ripgrep use it: 0 with hits, 2 on an error."""
+FAILED = 2
+F = TypeVar("F", bound=Callable[..., object])
+_click = importlib.import_module(typer.BadParameter.__module__)
+"""click's exceptions as this typer raises them: typer 0.28 carries its own copy of click."""
+
+
+class _OneLineErrors(TyperGroup):
+    """A bad flag or value (`-k 0`, an unknown option) as one line on stderr with status 2,
+    like every other error, instead of a framed usage box."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except getattr(_click, "NoArgsIsHelpError", ()) as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except _click.ClickException as exc:
+            context = getattr(exc, "ctx", None)
+            command = f"codesearch {context.info_name}" if context is not None and context.parent else "codesearch"
+            typer.echo(f"codesearch: error: {exc.format_message()} (see `{command} --help`)", err=True)
+            sys.exit(FAILED)
+        except typer.Abort:
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="Semantic code search: index a repository, then ask for code by meaning.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
 )
-F = TypeVar("F", bound=Callable[..., object])
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codesearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Semantic code search: index a repository, then ask for code by meaning.
+
+    Exit status: 0 when something matched (or the command succeeded), 1 when `ask` or
+    `similar` matched nothing, 2 on an error, as grep and ripgrep do.
+    """
 
 IndexOption = typer.Option(None, "--index", help="Index directory (or its root); default: found by walking up from here. Env: CODESEARCH_INDEX.")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of text.")
 KOption = typer.Option(10, "-k", "--top", min=1, help="How many results.")
-LangOption = typer.Option(None, "--lang", help="Only this language (e.g. python, go, typescript).")
-PathGlobOption = typer.Option(None, "--path", help="Only paths matching this glob (e.g. 'src/*' or '*.py').")
+LangOption = typer.Option(None, "--lang", help="Only this language, in any case or by alias (python, py, go, ts, c++).")
+PathGlobOption = typer.Option(
+    None, "--path",
+    help="Only these paths; repeat for several. A directory (src, src/), a file name at any depth (sessions.py), "
+    "a glob (*.py, 'src/*/io.py'), or !PATTERN to leave out (--path '!tests'). Patterns with a slash start "
+    "from the current directory.",
+)
 VimgrepOption = typer.Option(False, "--vimgrep", help="One line per hit, path:line:col:text, for quickfix lists and grep-aware tools.")
 FilesOnlyOption = typer.Option(False, "--files-only", "-l", help="Only the paths of the matching files, best first.")
 ContextOption = typer.Option(None, "--context", "-C", min=0, help="N lines around each hit, from the file (the indexed text if it changed since).")
@@ -45,7 +100,7 @@ def friendly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except EXPECTED_FAILURES as exc:
-            _fail(failure_message(exc), 1)
+            _fail(failure_message(exc), FAILED)
         except KeyboardInterrupt:
             _fail("interrupted; finished batches are saved and the next run continues from there", 130)
         return None
@@ -103,8 +158,8 @@ def ask(
     query: Optional[str] = typer.Argument(None, help="What to look for: words (\"parse json\") or a code snippet."),
     k: int = KOption,
     lang: Optional[str] = LangOption,
-    path_glob: Optional[str] = PathGlobOption,
-    task: Optional[str] = typer.Option(None, "--task", help="Force the query task: nl2code, code2code, qa, code2nl, code2completion (default: detected)."),
+    path_glob: Optional[list[str]] = PathGlobOption,
+    task: Optional[str] = typer.Option(None, "--task", help=f"Force the query task: {', '.join(TASK_NAMES)} (default: detected)."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or lexical."),
     batch: Optional[str] = typer.Option(None, "--batch", help="File with one query per line ('-' for stdin); prints JSON Lines."),
     index_dir: Optional[Path] = IndexOption,
@@ -113,26 +168,26 @@ def ask(
     files_only: bool = FilesOnlyOption,
     context: Optional[int] = ContextOption,
 ) -> None:
-    """Search the index for code matching QUERY.
+    """Search the index for code matching QUERY. Exit status 1 when nothing matched.
 
-    Example: codesearch ask "parse json" --lang python -k 5
+    Example: codesearch ask "parse json" --lang py --path src/ --path '!tests' -k 5
     """
     from codesearch.searcher import Searcher
 
-    options = {"mode": mode, "task": task, "language": lang, "path_glob": path_glob}
     output = _output_format(as_json, vimgrep, files_only, context)
-    if batch is not None:
-        if output not in (TEXT, "--json"):
-            raise CodesearchError(f"--batch prints JSON Lines; it does not take {output}")
-        lines = _read_batch(batch)
-        with Searcher(index_dir, on_notice=_notice) as searcher:
-            for line in lines:
-                typer.echo(json.dumps(_batch_answer(searcher, line, k, options)))
-        return
-    if query is None:
+    if batch is None and query is None:
         raise CodesearchError('empty query; say what you are looking for, e.g. codesearch ask "parse json"')
+    lines = _read_batch(batch) if batch is not None else []
+    if batch is not None and output not in (TEXT, "--json"):
+        raise CodesearchError(f"--batch prints JSON Lines; it does not take {output}")
     with Searcher(index_dir, on_notice=_notice) as searcher:
-        _show(searcher, searcher.search(query, k, **options), output, context)
+        options = {"mode": mode, "task": task, "language": lang, "path_glob": path_glob, "here": _here(searcher)}
+        if batch is None:
+            matched = _show(searcher, searcher.search(query or "", k, **options), output, context)
+        else:
+            answers = [_batch_answer(searcher, line, k, options) for line in lines]
+            matched = _echo("\n".join(json.dumps(answer) for answer in answers)) and any(a.get("results") for a in answers)
+    _exit_unless(matched)
 
 
 @app.command()
@@ -141,7 +196,7 @@ def similar(
     location: str = typer.Argument(..., help="PATH:LINE (the code enclosing that line) or PATH (the whole file)."),
     k: int = KOption,
     lang: Optional[str] = LangOption,
-    path_glob: Optional[str] = PathGlobOption,
+    path_glob: Optional[list[str]] = PathGlobOption,
     index_dir: Optional[Path] = IndexOption,
     as_json: bool = JsonOption,
     vimgrep: bool = VimgrepOption,
@@ -159,7 +214,21 @@ def similar(
     output = _output_format(as_json, vimgrep, files_only, context)
     path, line = _location(location)
     with Searcher(index_dir, on_notice=_notice) as searcher:
-        _show(searcher, searcher.similar(path, line, k, language=lang, path_glob=path_glob), output, context)
+        found = searcher.similar(path, line, k, language=lang, path_glob=path_glob, here=_here(searcher))
+        matched = _show(searcher, found, output, context)
+    _exit_unless(matched)
+
+
+def _here(searcher: Searcher) -> str:
+    """Where `--path` patterns with a slash start: the current directory, relative to the root."""
+    from codesearch.pathfilter import relative_inside
+
+    return relative_inside(searcher.root, Path.cwd())
+
+
+def _exit_unless(matched: bool) -> None:
+    if not matched:
+        raise typer.Exit(NO_MATCH)
 
 
 def _output_format(as_json: bool, vimgrep: bool, files_only: bool, context: int | None) -> str:
@@ -171,7 +240,8 @@ def _output_format(as_json: bool, vimgrep: bool, files_only: bool, context: int 
     return chosen[0] if chosen else TEXT
 
 
-def _show(searcher: Searcher, result: SearchResult, output: str, context: int | None) -> None:
+def _show(searcher: Searcher, result: SearchResult, output: str, context: int | None) -> bool:
+    """Print `result` in the chosen format; whether it holds any hit."""
     from codesearch.context import hit_contexts
 
     cwd = Path.cwd()
@@ -183,14 +253,18 @@ def _show(searcher: Searcher, result: SearchResult, output: str, context: int | 
         _echo(render.files_only(result, searcher.root, cwd))
     elif output == "--context":
         _echo(render.contexts(hit_contexts(searcher.store, searcher.root, result.hits, context or 0), searcher.root, cwd))
+    elif result.hits:
+        render.hits(Console(), result, searcher.root, cwd)
     else:
-        render.hits(Console(), result)
+        typer.echo(f"codesearch: no results for {result.query!r}", err=True)
+    return bool(result.hits)
 
 
-def _echo(text: str) -> None:
-    """No hits print nothing at all, as grep does, rather than an empty line."""
+def _echo(text: str) -> bool:
+    """No hits print nothing at all, as grep does, rather than an empty line; whether it printed."""
     if text:
         typer.echo(text)
+    return bool(text)
 
 
 def _location(text: str) -> tuple[str, int | None]:

@@ -19,7 +19,7 @@ from codesearch.chunker import MAX_LINES
 from codesearch.embedders import BACKENDS, EmbedderSpec, default_spec
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES
-from codesearch.languages import ALL_LANGUAGES
+from codesearch.languages import canonical_language
 from codesearch.locate import index_dir_for_root
 
 if TYPE_CHECKING:
@@ -56,11 +56,7 @@ def _patterns(value: object) -> tuple[str, ...]:
 
 
 def _languages(value: object) -> tuple[str, ...]:
-    names = _patterns(value)
-    unknown = [name for name in names if name not in ALL_LANGUAGES]
-    if unknown:
-        raise ValueError(f"unknown language {unknown[0]!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
-    return names
+    return tuple(canonical_language(name) for name in _patterns(value))
 
 
 _CHECKS: dict[str, Callable[[object], object]] = {
@@ -117,10 +113,10 @@ def load_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     """The settings for indexing `root`; `flags` are the command line's (None = not given)."""
-    root = Path(root).absolute()
+    root = _directory(Path(root).absolute())
     index_dir = index_dir_for_root(root, index_dir)
     layers = [
-        (FLAG, {key: _checked(f"--{key.replace('_', '-')}", key, value) for key, value in (flags or {}).items() if value is not None}),
+        (FLAG, {key: _checked(_named_source(key, FLAG), key, value) for key, value in (flags or {}).items() if value is not None}),
         *_environment(os.environ if environ is None else environ),
         *_config_file(index_dir / CONFIG_NAME),
         *_pyproject(root / PYPROJECT),
@@ -135,6 +131,15 @@ def load_config(
         sources.setdefault(key, DEFAULT)
         values.setdefault(key, defaults[key])
     return Config(root=root, index_dir=index_dir, sources=sources, **values)  # type: ignore[arg-type]
+
+
+def _directory(root: Path) -> Path:
+    """`root` when it is a directory: a repository is indexed whole, never one file."""
+    if root.is_dir():
+        return root
+    if root.exists():
+        raise CodesearchError(f"{root} is a file; give the directory to index (its repository root), e.g. `codesearch index {root.parent}`")
+    raise CodesearchError(f"path not found or not a directory: {root}")
 
 
 def _defaults() -> dict[str, object]:
@@ -210,6 +215,11 @@ def _checked(prefix: str, key: str, value: object) -> object:
         raise CodesearchError(f"{prefix}: {exc}") from exc
 
 
+def _named_source(key: str, source: str) -> str:
+    """Where a setting came from, a flag by its own name."""
+    return f"--{key.replace('_', '-')}" if source == FLAG else source
+
+
 def _plain(value: object) -> object:
     """JSON-ready: tuples as lists."""
     return list(value) if isinstance(value, tuple) else value
@@ -219,7 +229,11 @@ def configured_sync(
     root: Path | str, index_dir: Path | None = None, flags: Mapping[str, object] | None = None, **options: object
 ) -> SyncReport:
     """`indexer.sync` with the settings for `root` (what `codesearch index` and MCP's reindex run)."""
-    from codesearch.indexer import sync
+    from codesearch.indexer import EmbedderMismatch, sync
 
     settings = load_config(root, index_dir, flags)
-    return sync(root, index_dir=settings.index_dir, spec=settings.embedder_spec(), **settings.sync_options(), **options)  # type: ignore[arg-type]
+    try:
+        return sync(root, index_dir=settings.index_dir, spec=settings.embedder_spec(), **settings.sync_options(), **options)  # type: ignore[arg-type]
+    except EmbedderMismatch as exc:
+        where = "; ".join(f"{key} set by {_named_source(key, settings.sources[key])}" for key in exc.settings)
+        raise CodesearchError(f"{exc} ({where})") from None

@@ -214,11 +214,9 @@ def open_embedder(
             store.set_meta("dims", str(embedder.dimensions))
         return embedder
     saved = json.loads(stored)
-    if spec is not None and _differs(spec, saved):
-        raise CodesearchError(
-            f"this index was built with {saved['signature']}; to switch embedders rebuild it with "
-            f"`codesearch index --full --embedder {spec.backend}`"
-        )
+    differing = _differs(spec, saved) if spec is not None else {}
+    if differing:
+        raise EmbedderMismatch(saved["signature"], differing)
     embedder = create_embedder(EmbedderSpec(saved["backend"], saved["model"], saved["dims"]), options)
     if embedder.signature != saved["signature"]:
         raise CodesearchError(
@@ -228,12 +226,25 @@ def open_embedder(
     return embedder
 
 
-def _differs(spec: EmbedderSpec, saved: dict) -> bool:
-    return (
-        spec.backend != saved["backend"]
-        or bool(spec.model and spec.model != saved["model"])
-        or bool(spec.dims and spec.dims != saved["dims"])
-    )
+class EmbedderMismatch(CodesearchError):
+    """The settings ask for another embedder, model or dims than the index was built with;
+    `settings` names them (embedder, model, dims), so a caller can say where each was set."""
+
+    def __init__(self, signature: str, differing: dict[str, object]) -> None:
+        asked = ", ".join(f"{key} {value}" for key, value in differing.items())
+        flags = " ".join(f"--{key} {value}" for key, value in differing.items())
+        super().__init__(
+            f"this index was built with {signature}, not {asked}: to switch, rebuild it with "
+            f"`codesearch index --full {flags}`; to keep it, drop that setting"
+        )
+        self.settings = tuple(differing)
+
+
+def _differs(spec: EmbedderSpec, saved: dict) -> dict[str, object]:
+    """The settings of `spec` that differ from the recorded embedder's, by name."""
+    asked = {"embedder": spec.backend, "model": spec.model, "dims": spec.dims}
+    recorded = {"embedder": saved["backend"], "model": saved["model"], "dims": saved["dims"]}
+    return {key: value for key, value in asked.items() if value and value != recorded[key]}
 
 
 class _Sync:

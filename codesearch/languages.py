@@ -176,7 +176,25 @@ ALL_LANGUAGES: frozenset[str] = frozenset(
     [*_EXTENSIONS, *_FILENAMES.values(), *_FILENAME_PREFIXES.values(), *_INTERPRETERS.values()]
 )
 
+_ALIASES: dict[str, str] = {
+    "py": "python", "js": "javascript", "node": "javascript", "ts": "typescript", "golang": "go",
+    "rs": "rust", "c++": "cpp", "cxx": "cpp", "cuda": "cpp", "c#": "csharp", "cs": "csharp",
+    "rb": "ruby", "sh": "bash", "shell": "bash", "zsh": "bash", "md": "markdown", "kt": "kotlin",
+    "yml": "yaml", "objective-c": "objc", "ps1": "powershell", "docker": "dockerfile", "make": "makefile",
+}
+"""Names people type for a language besides its own: file extensions and common spellings."""
+
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")
+
+
+def canonical_language(name: str) -> str:
+    """The language `name` means, in any case and by alias (`Python`, `py`, `C++`); ValueError
+    naming the known ones when there is none."""
+    key = name.strip().lower()
+    language = _ALIASES.get(key, key)
+    if language not in ALL_LANGUAGES:
+        raise ValueError(f"unknown language {name!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
+    return language
 
 
 def detect_language(path: str, head: bytes | None = None) -> str | None:

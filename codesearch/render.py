@@ -165,7 +165,8 @@ def status(console: Console, info: IndexStatus) -> None:
         ("root", info.root), ("index", info.index_dir), ("embedder", info.embedder),
         ("files", f"{info.files:,}"), ("chunks", f"{info.chunks:,}"),
         ("size on disk", f"{info.bytes_on_disk / 1e6:.1f} MB"), ("last sync", last),
-        ("changed since", f"{info.changed_since:,} files"), ("tokens used", f"{info.tokens_used:,}"),
+        ("changed since", plural(info.changed_since, "file")), ("tokens used", f"{info.tokens_used:,}"),
     ]
     for name, value in rows:
-        console.print(f"[bold]{name:>13}[/bold]  {escape(value)}")
+        console.print(f"[bold]{name:>13}[/bold]  {escape(value)}", soft_wrap=True)
+

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from codesearch.embedders import Embedder, normalize_rows
 from codesearch.errors import CodesearchError
 from codesearch.indexer import build_vectors, open_embedder
-from codesearch.languages import ALL_LANGUAGES
+from codesearch.languages import canonical_language
 from codesearch.locate import find_index
 from codesearch.lock import IndexBusy, writer_active, writer_lock
 from codesearch.models import Chunk, Hit
+from codesearch.pathfilter import path_matcher
 from codesearch.store import Store
 from codesearch.tasks import query_task
 from codesearch.text import query_words
@@ -137,16 +137,18 @@ class Searcher:
         mode: str = "hybrid",
         task: str | None = None,
         language: str | None = None,
-        path_glob: str | None = None,
+        path_glob: str | Iterable[str] | None = None,
+        here: str = "",
     ) -> SearchResult:
+        """`path_glob`: one or more `--path` patterns (see `pathfilter`), anchored ones starting
+        from `here`, a directory relative to the root."""
         query = query.strip()
         if not query:
             raise CodesearchError("empty query; say what you are looking for, e.g. codesearch ask \"parse json\"")
         if mode not in MODES:
             raise CodesearchError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-        _check_language(language)
         chosen_task = query_task(query, task)
-        allowed = self._allowed(language, path_glob)
+        allowed = self._allowed(language, path_glob, here)
         pool = max(k, CANDIDATES)
         ranked = self._rank(query, chosen_task, mode, pool, allowed)[:k]
         return SearchResult(query, chosen_task, mode, self._hits(ranked))
@@ -158,14 +160,15 @@ class Searcher:
         k: int = 10,
         *,
         language: str | None = None,
-        path_glob: str | None = None,
+        path_glob: str | Iterable[str] | None = None,
+        here: str = "",
     ) -> SearchResult:
         """Code like the chunk enclosing `line` of `path`, or like the whole file without a line.
 
         The query is the stored vector (the file's: the normalised mean of its chunks'), so
         nothing is embedded; the query's own chunks are never among the results.
         """
-        _check_language(language)
+        allowed = self._allowed(language, path_glob, here)
         relpath = self._indexed_path(path)
         own = self.store.chunks_by_ids(self.store.chunk_ids_where(None, lambda p: p == relpath))
         if not own:
@@ -178,7 +181,7 @@ class Searcher:
             cid = _enclosing(own, relpath, line)
             query, chosen = f"{relpath}:{own[cid].start_line}-{own[cid].end_line}", [cid]
         excluded = set(chosen)
-        found = self.vectors.search(self._mean_vector(chosen), k + len(excluded), self._allowed(language, path_glob))
+        found = self.vectors.search(self._mean_vector(chosen), k + len(excluded), allowed)
         ranked = [(cid, score) for cid, score in found if cid not in excluded][:k]
         return SearchResult(query, "code2code", "dense", self._hits(ranked))
 
@@ -205,11 +208,12 @@ class Searcher:
             raise CodesearchError("the index has no stored vectors for that code; run `codesearch index` again")
         return normalize_rows(np.concatenate(parts).mean(axis=0, keepdims=True))[0]
 
-    def _allowed(self, language: str | None, path_glob: str | None) -> list[int] | None:
-        if language is None and path_glob is None:
+    def _allowed(self, language: str | None, path_glob: str | Iterable[str] | None, here: str) -> list[int] | None:
+        """The chunk ids the filters leave, None for all; an unknown language is an error first."""
+        matcher = path_matcher(path_glob, here)
+        if language is None and matcher is None:
             return None
-        matcher = (lambda p: fnmatch.fnmatchcase(p, path_glob)) if path_glob else None
-        return self.store.chunk_ids_where(language, matcher)
+        return self.store.chunk_ids_where(_language(language), matcher)
 
     def _rank(self, query: str, task: str, mode: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
         dense = self._dense(query, task, pool, allowed) if mode != "lexical" else []
@@ -244,9 +248,12 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> li
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _check_language(language: str | None) -> None:
-    if language is not None and language not in ALL_LANGUAGES:
-        raise CodesearchError(f"unknown language {language!r}; known: {', '.join(sorted(ALL_LANGUAGES))}")
+def _language(name: str | None) -> str | None:
+    """The language a `--lang` value means (any case, aliases such as `py`)."""
+    try:
+        return None if name is None else canonical_language(name)
+    except ValueError as exc:
+        raise CodesearchError(str(exc)) from None
 
 
 def _enclosing(chunks: dict[int, Chunk], relpath: str, line: int) -> int:

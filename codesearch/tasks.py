@@ -10,6 +10,8 @@ PASSAGE_TASK = "nl2code.passage"
 """Every chunk is embedded with this task; its instruction equals code2code.passage's."""
 
 QUERY_TASKS = ("nl2code.query", "code2code.query", "code2nl.query", "code2completion.query", "qa.query")
+TASK_NAMES = tuple(task.removesuffix(".query") for task in QUERY_TASKS)
+"""How `--task` and error messages spell the query tasks."""
 
 _CODE_SIGNS = (
     re.compile(r"[{};]\s*$", re.M),
@@ -31,6 +33,6 @@ def query_task(query: str, forced: str | None = None) -> str:
     if forced:
         task = forced if forced.endswith(".query") else f"{forced}.query"
         if task not in QUERY_TASKS:
-            raise CodesearchError(f"unknown task {forced!r}; choose one of: {', '.join(QUERY_TASKS)}")
+            raise CodesearchError(f"unknown task {forced!r}; choose one of: {', '.join(TASK_NAMES)}")
         return task
     return "code2code.query" if looks_like_code(query) else "nl2code.query"

@@ -158,7 +158,7 @@ def _index_attempts(root: Path, stop: threading.Event, outcome: Outcome) -> None
             [sys.executable, "-m", "codesearch", "index", str(root), "--quiet"], capture_output=True, text=True, timeout=120
         )
         outcome.index_attempts += 1
-        if result.returncode != 0 and not (result.returncode == 1 and BUSY in result.stderr and result.stderr.count("\n") == 1):
+        if result.returncode != 0 and not (result.returncode == 2 and BUSY in result.stderr and result.stderr.count("\n") == 1):
             outcome.failures.append(f"index attempt exited with {result.returncode}: {result.stderr.strip()}")
         stop.wait(INDEX_EVERY_S)
 

@@ -134,6 +134,9 @@ def indexed_paths(root: Path) -> set[str]:
 
 
 def ask_json(cli, *args: str) -> dict:
+    """`ask ARGS --json`, checking the exit status: 0 with results, 1 without (as grep)."""
     result = cli("ask", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    assert result.exit_code in (0, 1), result.output
+    answer = json.loads(result.stdout)
+    assert result.exit_code == (0 if answer["results"] else 1), result.output
+    return answer

@@ -111,7 +111,7 @@ def test_text_output_survives_names_with_newlines_and_markup(nasty: Indexed, cli
 
 def test_query_and_root_with_markup_print_as_text(nasty: Indexed, cli) -> None:
     result = cli("ask", "[/]", "--mode", "lexical", "--path", "[/]*", "--index", nasty.root)
-    assert (result.exit_code, result.stdout.strip()) == (0, "no results for '[/]'")
+    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", "codesearch: no results for '[/]'")
 
 
 def test_bash_brace_before_non_ascii_never_crashes_the_process(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def test_env_index_from_outside_answers_paths_of_its_root(nested: Path, tmp_path
 def test_index_of_another_root_is_refused(nested: Path, tmp_path: Path, cli) -> None:
     other = write_repo(tmp_path / "other", {"other.py": function("other_only")})
     result = cli("index", other, "--index", nested / INDEX_DIR_NAME)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert str(nested) in result.stderr
     assert all_hits(cli, "zebra", "--index", nested)
 

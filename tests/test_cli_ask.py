@@ -128,7 +128,7 @@ def test_rebuilds_corrupt_faiss_file(indexed: Path, cli) -> None:
 )
 def test_bad_arguments_are_one_line_errors(indexed: Path, cli, args: tuple, message: str) -> None:
     result = cli("ask", *args, "--index", indexed)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -137,7 +137,7 @@ def test_no_index_says_to_run_index(tmp_path: Path, cli, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CODESEARCH_INDEX", raising=False)
     result = cli("ask", "json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "codesearch index" in result.stderr
 
 
@@ -147,7 +147,7 @@ def test_corrupt_database_is_one_line_error(indexed: Path, cli) -> None:
         (indexed / ".codesearch" / extra).unlink(missing_ok=True)
     db.write_bytes(b"garbage" * 1000)
     result = cli("ask", "json", "--index", indexed)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--full" in result.stderr
     assert "Traceback" not in result.output
 
@@ -165,7 +165,7 @@ def test_index_from_another_embedder_version_says_how_to_rebuild(indexed: Path, 
         db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'", (json.dumps(saved),))
     db.close()
     result = cli("ask", "json", "--index", indexed, "--mode", "dense")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "codesearch index --full" in result.stderr
 
 

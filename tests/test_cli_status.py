@@ -46,5 +46,5 @@ def test_status_without_index_is_one_line_error(tmp_path: Path, cli, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CODESEARCH_INDEX", raising=False)
     result = cli("status")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "codesearch index" in result.stderr

@@ -93,6 +93,18 @@ def test_unset_embedder_keeps_the_one_the_index_was_built_with(repo: Path, cli) 
     assert ":64:" in json.loads(result.stdout)["embedder"]
 
 
+@pytest.mark.parametrize(("setting", "source"), [(("--dims", "64"), "--dims"), ((), "env CODESEARCH_DIMS")])
+def test_other_dims_name_the_rebuild_and_where_they_were_set(
+    repo: Path, cli, monkeypatch: pytest.MonkeyPatch, setting: tuple[str, ...], source: str
+) -> None:
+    assert cli("index", repo, "--quiet").exit_code == 0
+    monkeypatch.setenv("CODESEARCH_DIMS", "64")
+    result = cli("index", repo, *setting)
+    assert result.exit_code == 2
+    assert "`codesearch index --full --dims 64`" in result.stderr
+    assert result.stderr.strip().endswith(f"(dims set by {source})")
+
+
 def test_environment_lists_are_comma_separated(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODESEARCH_LANGUAGES", "python, go")
     monkeypatch.setenv("CODESEARCH_IGNORE", "web/,*.md")
@@ -125,7 +137,7 @@ def test_bad_config_toml_is_one_line_naming_file_and_key(repo: Path, cli, body: 
     path = write_config_toml(repo, body)
     for command in (["config", repo], ["index", repo, "--quiet"]):
         result = cli(*command)
-        assert result.exit_code == 1
+        assert result.exit_code == 2
         assert result.stderr.startswith(f"codesearch: error: {path}: ")
         assert message in result.stderr and result.stderr.count("\n") == 1
 
@@ -133,7 +145,7 @@ def test_bad_config_toml_is_one_line_naming_file_and_key(repo: Path, cli, body: 
 def test_bad_pyproject_key_names_the_table(repo: Path, cli) -> None:
     pyproject = write_pyproject(repo, "colour = 1")
     result = cli("config", repo)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith(f"codesearch: error: {pyproject} [tool.codesearch]: unknown key 'colour'")
 
 
@@ -185,8 +197,8 @@ def test_index_honours_configured_max_file_size(repo: Path, cli) -> None:
     assert indexed_paths(repo) == {"README.md", "net/fetch.go"}  # the files under 200 bytes
 
 
-def test_watch_honours_the_configuration(tmp_path: Path) -> None:
-    root = write_repo(tmp_path / "repo", REPO_FILES)
+def test_watch_honours_the_configuration(repo: Path) -> None:
+    root = repo
     write_config_toml(root, 'ignore = ["web/"]\nlanguages = ["python", "go", "javascript"]')
     command = [str(Path(sys.executable).with_name("codesearch")), "watch", str(root), "--verbose"]
     env = {name: value for name, value in os.environ.items() if name not in ENV_KEYS}

@@ -166,7 +166,7 @@ def test_unreadable_database_is_one_line_suggesting_a_full_index(damage, command
     database.write_bytes(damage(database.read_bytes()))
     args = {"ask": ["ask", "parse json", "--index", indexed], "status": ["status", "--index", indexed], "index": ["index", indexed]}
     result = cli(*args[command])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("codesearch: error: ")
     assert "`codesearch index --full`" in result.stderr
@@ -218,7 +218,7 @@ def test_failed_transaction_leaves_the_vector_file_in_step(indexed: Path, cli) -
             "CREATE TRIGGER fail_on_debounce BEFORE UPDATE ON files WHEN NEW.path = 'web/debounce.js' "
             "BEGIN SELECT RAISE(ABORT, 'injected write failure'); END"
         )
-    assert cli("index", indexed, "--quiet").exit_code == 1
+    assert cli("index", indexed, "--quiet").exit_code == 2
     check_invariants(indexed / ".codesearch")
 
 
@@ -232,7 +232,7 @@ def test_write_error_fails_in_one_line_and_keeps_the_index(limit: int, unchanged
     index_dir = root / ".codesearch"
     before = [cli("ask", query, "--json", "--index", index_dir).stdout for query in QUERIES]
     result = index_with_file_size_limit(root, limit)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("codesearch: error: "), result.stderr
     assert "--full" not in result.stderr, "a write error is not a damaged index"
     if unchanged:

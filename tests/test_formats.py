@@ -59,9 +59,9 @@ def test_files_only_lists_each_file_once_best_first(indexed: Path, cli, monkeypa
     assert len(listed) < len(hits)  # jsonutil.py has several hits, listed once
 
 
-def test_no_results_print_nothing(indexed: Path, cli) -> None:
+def test_no_results_print_nothing_and_exit_1(indexed: Path, cli) -> None:
     result = cli("ask", "json", "--index", indexed, "--lang", "rust", "--vimgrep")
-    assert (result.exit_code, result.stdout) == (0, "")
+    assert (result.exit_code, result.stdout) == (1, "")
 
 
 def test_context_shows_lines_around_the_hit_from_the_file(indexed: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,13 +110,13 @@ def test_similar_takes_the_formats(indexed: Path, cli, monkeypatch: pytest.Monke
 def test_formats_are_mutually_exclusive(indexed: Path, cli, command: str, flags: list[str], named: str) -> None:
     query = "parse json" if command == "ask" else "src/mathutil.py:3"
     result = cli(command, query, "--index", indexed, *flags)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == f"codesearch: error: {named} are different output formats; choose one\n"
 
 
 def test_batch_refuses_a_text_format(indexed: Path, cli) -> None:
     result = cli("ask", "--batch", "-", "--index", indexed, "--vimgrep", input="parse json\n")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == "codesearch: error: --batch prints JSON Lines; it does not take --vimgrep\n"
 
 
@@ -153,6 +153,6 @@ def test_text_output_to_a_terminal_is_highlighted(indexed: Path) -> None:
     screen = StringIO()
     with Searcher(indexed) as searcher:
         result = searcher.search("parse json", k=1)
-    render.hits(Console(file=screen, force_terminal=True, width=120), result)
+    render.hits(Console(file=screen, force_terminal=True, width=120), result, indexed, indexed)
     assert "\x1b[" in screen.getvalue()
     assert "parse_json" in screen.getvalue()

@@ -390,7 +390,7 @@ def write_long_function(repo: Path) -> None:
 def test_index_names_the_chunk_that_is_too_long(repo: Path, cli, tiny_dir: Path) -> None:
     write_long_function(repo)
     result = cli("index", repo, "--embedder", "local", "--model", tiny_dir, "--quiet")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "src/long.py:1-41 (very_long)" in result.stderr
     assert "--truncate" in result.stderr
 

@@ -107,7 +107,7 @@ def test_index_command_names_the_writer_in_one_line(indexed: Path, cli, monkeypa
     monkeypatch.setattr(lock, "DEFAULT_WAIT_S", 0.3)
     with held_elsewhere(indexed / ".codesearch", "watch") as holder:
         result = cli("index", indexed)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         f"codesearch: error: another codesearch process (pid {holder.pid}, watch) is writing this index "
         "(waited 0.3 s); try again when it finishes, or stop it\n"

@@ -94,7 +94,7 @@ def test_api_takes_an_absolute_path(copied: Path) -> None:
 )
 def test_bad_location_is_one_clear_line(indexed: Path, cli, location: str, message: str) -> None:
     result = cli("similar", location, "--index", indexed)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("codesearch: error: ")
 
