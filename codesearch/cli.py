@@ -338,7 +338,7 @@ def watch(
 
     settings = load_config(path, index_dir)
     watcher = Watcher(path, index_dir=index_dir, poll=poll, on_notice=show, **settings.sync_options())
-    with stop_on_signals(watcher):
+    with stop_on_signals(watcher), settings.sources_named():
         watcher.run()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,8 +99,23 @@ class Config:
         return default_spec(chosen.get("embedder"), chosen.get("model"), chosen.get("dims")) if chosen else None
 
     def sync_options(self) -> dict[str, object]:
-        """The keyword arguments of `indexer.sync` that the settings decide (besides the embedder)."""
-        return {"max_bytes": self.max_file_size, "ignore": self.ignore, "languages": self.languages, "chunk_size": self.chunk_size}
+        """The keyword arguments of `indexer.sync` (and of a Watcher) that the settings decide."""
+        return {
+            "spec": self.embedder_spec(), "max_bytes": self.max_file_size, "ignore": self.ignore,
+            "languages": self.languages, "chunk_size": self.chunk_size,
+        }
+
+    @contextmanager
+    def sources_named(self) -> Iterator[None]:
+        """An index built with another embedder than these settings choose is refused naming
+        where each differing setting came from (`dims set by env CODESEARCH_DIMS`)."""
+        from codesearch.indexer import EmbedderMismatch
+
+        try:
+            yield
+        except EmbedderMismatch as exc:
+            where = "; ".join(f"{key} set by {_named_source(key, self.sources[key])}" for key in exc.settings)
+            raise CodesearchError(f"{exc} ({where})") from None
 
     def to_dict(self) -> dict:
         settings = {key: {"value": _plain(getattr(self, key)), "source": self.sources[key]} for key in KEYS}
@@ -229,11 +245,8 @@ def configured_sync(
     root: Path | str, index_dir: Path | None = None, flags: Mapping[str, object] | None = None, **options: object
 ) -> SyncReport:
     """`indexer.sync` with the settings for `root` (what `codesearch index` and MCP's reindex run)."""
-    from codesearch.indexer import EmbedderMismatch, sync
+    from codesearch.indexer import sync
 
     settings = load_config(root, index_dir, flags)
-    try:
-        return sync(root, index_dir=settings.index_dir, spec=settings.embedder_spec(), **settings.sync_options(), **options)  # type: ignore[arg-type]
-    except EmbedderMismatch as exc:
-        where = "; ".join(f"{key} set by {_named_source(key, settings.sources[key])}" for key in exc.settings)
-        raise CodesearchError(f"{exc} ({where})") from None
+    with settings.sources_named():
+        return sync(root, index_dir=settings.index_dir, **settings.sync_options(), **options)  # type: ignore[arg-type]

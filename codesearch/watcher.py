@@ -58,7 +58,8 @@ from watchdog.observers.polling import PollingObserverVFS
 from codesearch.chunker import MAX_LINES
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRules
-from codesearch.indexer import CHUNK_SIZE_KEY, KeptVectors, Progress, SyncReport, sync
+from codesearch.embedders import EmbedderSpec
+from codesearch.indexer import CHUNK_SIZE_KEY, EmbedderMismatch, KeptVectors, Progress, SyncReport, sync
 from codesearch.languages import detect_language, needs_head
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import watch_lock
@@ -141,15 +142,18 @@ class Watcher:
         ignore: Iterable[str] = (),
         languages: Collection[str] | None = None,
         chunk_size: int = MAX_LINES,
+        spec: EmbedderSpec | None = None,
     ) -> None:
+        """`spec`, when given, is the embedder the settings choose: an index built with another
+        is refused (EmbedderMismatch ends `run`), as `codesearch index` refuses it."""
         self.root = Path(root).absolute()
         if not self.root.is_dir():
             raise CodesearchError(f"path not found or not a directory: {self.root}")
         self.index_dir = index_dir_for_root(self.root, index_dir)
         self.poll = poll
         self.max_bytes = max_bytes
-        self.settings = {"ignore": tuple(ignore), "languages": languages, "chunk_size": chunk_size}
-        """The configured file and chunk settings, passed through to every sync."""
+        self.settings = {"ignore": tuple(ignore), "languages": languages, "chunk_size": chunk_size, "spec": spec}
+        """The configured embedder, file and chunk settings, passed through to every sync."""
         self.ready = threading.Event()
         """Set once the first full sync is done and events are being followed."""
         self._building: Progress | None = Progress() if _never_built(self.index_dir) else None
@@ -228,7 +232,9 @@ class Watcher:
                 on_skip=self._skipped, writer="watch", wait=LOCK_WAIT_S, kept=self._kept, progress=self._progressed,
                 **self.settings,
             )
-        except Exception as exc:  # whatever the cause, the watcher outlives the batch and retries it
+        except EmbedderMismatch:
+            raise  # no retry changes which embedder built the index
+        except Exception as exc:  # whatever else the cause, the watcher outlives the batch and retries it
             self._retry_later(batch, exc)
             return
         self._failures = 0

@@ -105,6 +105,15 @@ def test_other_dims_name_the_rebuild_and_where_they_were_set(
     assert result.stderr.strip().endswith(f"(dims set by {source})")
 
 
+def test_watch_refuses_an_index_built_with_other_dims_than_configured(repo: Path, cli) -> None:
+    assert cli("index", repo, "--quiet").exit_code == 0
+    command = [str(Path(sys.executable).with_name("codesearch")), "watch", str(repo)]
+    env = {**{name: value for name, value in os.environ.items() if name not in ENV_KEYS}, "CODESEARCH_DIMS": "64"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith("(dims set by env CODESEARCH_DIMS)")
+
+
 def test_environment_lists_are_comma_separated(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODESEARCH_LANGUAGES", "python, go")
     monkeypatch.setenv("CODESEARCH_IGNORE", "web/,*.md")
