@@ -4,6 +4,14 @@ Precedence, highest first: command-line flags, environment (CODESEARCH_<KEY>),
 `config.toml` in the index directory, `[tool.codesearch]` in the root's `pyproject.toml`,
 built-in defaults. A file is read whole and checked whole: an unknown key or a bad value is
 one error naming the file and the key, never a setting silently dropped.
+
+Both files can come with a cloned repository (`.codesearch/` is committed as easily as
+`pyproject.toml`), which is untrusted input. So each is read only when it is a regular file of
+at most a MiB (a symlink, a device or a pipe is an error, like any file that cannot be read,
+rather than settings skipped); its `max_file_size` may lower the built-in limit but never
+raise it (a higher one is clamped, its source saying so); and it may not choose the local
+embedder or its model, which would load a model the repository names without the user asking.
+Flags and the environment, the user's own, may set anything.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import TYPE_CHECKING
 from codesearch.chunker import MAX_LINES
 from codesearch.embedders import BACKENDS, EmbedderSpec, default_spec
 from codesearch.errors import CodesearchError
-from codesearch.files import DEFAULT_MAX_BYTES
+from codesearch.files import DEFAULT_MAX_BYTES, SETTINGS_MAX_BYTES, UnreadableFile, read_settings_file
 from codesearch.languages import canonical_language
 from codesearch.locate import index_dir_for_root
 
@@ -131,21 +139,23 @@ def load_config(
     """The settings for indexing `root`; `flags` are the command line's (None = not given)."""
     root = _directory(Path(root).absolute())
     index_dir = index_dir_for_root(root, index_dir)
-    layers = [
+    user_layers = [
         (FLAG, {key: _checked(_named_source(key, FLAG), key, value) for key, value in (flags or {}).items() if value is not None}),
         *_environment(os.environ if environ is None else environ),
-        *_config_file(index_dir / CONFIG_NAME),
-        *_pyproject(root / PYPROJECT),
     ]
+    file_layers = [*_config_file(index_dir / CONFIG_NAME), *_pyproject(root / PYPROJECT)]
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
-    for source, settings in reversed(layers):
+    for source, settings in reversed(user_layers + file_layers):
         for key, value in settings.items():
             values[key], sources[key] = value, source
     defaults = _defaults()
     for key in KEYS:
         sources.setdefault(key, DEFAULT)
         values.setdefault(key, defaults[key])
+    from_files = {source for source, _ in file_layers}
+    _refuse_local_embedder(values, sources, from_files)
+    _lower_max_file_size(values, sources, from_files)
     return Config(root=root, index_dir=index_dir, sources=sources, **values)  # type: ignore[arg-type]
 
 
@@ -156,6 +166,30 @@ def _directory(root: Path) -> Path:
     if root.exists():
         raise CodesearchError(f"{root} is a file; give the directory to index (its repository root), e.g. `codesearch index {root.parent}`")
     raise CodesearchError(f"path not found or not a directory: {root}")
+
+
+def _refuse_local_embedder(values: Mapping[str, object], sources: Mapping[str, str], from_files: set[str]) -> None:
+    """A settings file may not choose the local embedder or its model: it would load and run a
+    model that a cloned repository names, maybe one inside it, without the user asking."""
+    chosen = [key for key in ("embedder", "model") if sources[key] in from_files]
+    if values["embedder"] == "local" and chosen:
+        raise CodesearchError(
+            f"{sources[chosen[0]]}: {chosen[0]}: settings files, which a cloned repository can bring, may not choose "
+            "the local embedder or its model; choose them yourself: --embedder local --model NAME, "
+            "or CODESEARCH_EMBEDDER=local and CODESEARCH_MODEL=NAME"
+        )
+
+
+def _lower_max_file_size(values: dict[str, object], sources: dict[str, str], from_files: set[str]) -> None:
+    """A settings file may lower `max_file_size`, never raise it: a repository asking for 4 GB
+    files would have them read whole into memory. Clamped, its source saying why."""
+    size = values["max_file_size"]
+    if sources["max_file_size"] in from_files and isinstance(size, int) and size > DEFAULT_MAX_BYTES:
+        values["max_file_size"] = DEFAULT_MAX_BYTES
+        sources["max_file_size"] += (
+            f" ({size} lowered to the default: settings files may only lower it; "
+            "--max-file-size or CODESEARCH_MAX_FILE_SIZE may raise it)"
+        )
 
 
 def _defaults() -> dict[str, object]:
@@ -204,15 +238,18 @@ def _pyproject(path: Path) -> list[tuple[str, dict[str, object]]]:
 
 
 def _read_toml(path: Path) -> dict | None:
-    """The parsed file, or None when there is none."""
+    """The parsed file, or None when there is none; read as an ignore file is
+    (files.read_settings_file), but a file that is not read is an error, never settings
+    silently dropped."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CodesearchError(f"{path}: cannot read it ({exc.strerror})") from exc
-    except tomllib.TOMLDecodeError as exc:
+        data = read_settings_file(path)
+    except UnreadableFile as exc:
+        raise CodesearchError(f"{path}: {exc}") from exc
+    if data is not None and len(data) > SETTINGS_MAX_BYTES:
+        raise CodesearchError(f"{path}: larger than {SETTINGS_MAX_BYTES >> 20} MiB, more than settings need")
+    try:
+        return None if data is None else tomllib.loads(data.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CodesearchError(f"{path}: not valid TOML ({exc})") from exc
 
 

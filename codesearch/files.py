@@ -21,6 +21,12 @@ keeps the `.gitignore` of the repository it was cut from, such as Debian's `/*` 
 `ignore` patterns and DEFAULT_IGNORES apply everywhere: copying a `.gitignore` to a
 `.codesearchignore` applies git's rules outside a repository.
 
+A cloned repository is untrusted input, so every ignore file (`.git/info/exclude` too) is read
+as git reads a `.gitignore` since 2.32: a symlinked one is not read, nor a FIFO or a device, so
+one linked to /dev/zero or /dev/stdin costs nothing. Of a file over a MiB only the whole lines
+in its first MiB count: its lines are independent, and the walk never fails for a file (git
+drops a file over 100 MiB whole, with a warning this library would have no one to tell).
+
 The walk tells `on_ignore` which line left out each directory it does not enter and each
 file with a language it passes over, so that an index left empty can say why; matching again
 only what was left out costs nothing on a tree that is mostly indexed.
@@ -537,14 +543,53 @@ def _char_class(glob: str, start: int) -> tuple[str, int]:
     return "[" + ("^/\0" if negate else "") + "".join(items) + "]", index + 1
 
 
-def _load_layer(path: str, prefix: str, source: str, lead: str = "") -> tuple[_Layer, ...]:
-    """The ignore file at `path` as zero or one layer: none when missing, unreadable or empty."""
+SETTINGS_MAX_BYTES = 1 << 20
+"""The most of a settings or ignore file that is read. Real ones are a few KiB; a MiB of ignore
+lines is some 30,000 patterns."""
+
+
+class UnreadableFile(Exception):
+    """A settings or ignore file that is not read; str(exc) says why."""
+
+
+def read_settings_file(path: str | os.PathLike[str]) -> bytes | None:
+    """Up to SETTINGS_MAX_BYTES + 1 bytes of a settings or ignore file (one more tells a larger
+    file), None when there is none; raises UnreadableFile.
+
+    A cloned repository is untrusted input: its `.gitignore` or `pyproject.toml` can be a link
+    to /dev/zero or /dev/stdin, or a FIFO. Read as a source file is (`_read_regular`): a
+    symlink is not followed, nothing blocks, only a regular file is read and only so much.
+    """
     try:
-        with open(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
-            layer = _Layer(prefix, handle.read().splitlines(), source, lead)
-    except OSError:
+        return _read_regular(os.fspath(path), SETTINGS_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except SkipFile as exc:
+        raise UnreadableFile(str(exc)) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableFile("a symbolic link; settings are read only from a regular file, never through a link") from exc
+        raise UnreadableFile(f"cannot read it ({exc.strerror})") from exc
+
+
+def _load_layer(path: str, prefix: str, source: str, lead: str = "") -> tuple[_Layer, ...]:
+    """The ignore file at `path` as zero or one layer: none when missing, unreadable, a symlink,
+    not a regular file, or empty."""
+    try:
+        data = read_settings_file(path) or b""
+    except UnreadableFile:
         return ()
+    text = _whole_lines(data).decode("utf-8-sig", errors="surrogateescape")
+    layer = _Layer(prefix, text.splitlines(), source, lead)
     return () if layer.empty else (layer,)
+
+
+def _whole_lines(data: bytes) -> bytes:
+    """Of a file over SETTINGS_MAX_BYTES, the whole lines in its first SETTINGS_MAX_BYTES: a
+    line cut short (`*.pyc` read as `*`) could ignore everything."""
+    if len(data) <= SETTINGS_MAX_BYTES:
+        return data
+    return data[: data.rfind(b"\n", 0, SETTINGS_MAX_BYTES) + 1]
 
 
 def _is_generated(root: str, parent: str, name: str) -> bool:
