@@ -646,6 +646,16 @@ def _read_head(path: str) -> bytes:
         return b""
 
 
+class _OpenDirectory(NamedTuple):
+    """A directory on the walk's current path: its identity (in `_Walk.open`) and the entries
+    still to judge, each at `prefix` + its name, below `base`."""
+
+    identity: tuple[int, int]
+    base: Path
+    prefix: str
+    entries: Iterator[os.DirEntry[str]]
+
+
 class _Walk:
     """One run of discover: the rules, the limits and the directories seen so far."""
 
@@ -664,6 +674,46 @@ class _Walk:
 
     def directory(self, path: str, prefix: str) -> Iterator[SourceFile]:
         """The files below directory `path`, whose relative path is `prefix` ("" or "a/b/")."""
+        stack: list[_OpenDirectory] = []
+        self._enter(path, prefix, stack)
+        yield from self._descend(stack)
+
+    def entries(self, parent: str, names: set[str]) -> Iterator[SourceFile]:
+        """The files at `names` inside directory `parent`; nothing when it is gone."""
+        base = Path(self.root, parent)
+        try:
+            with os.scandir(base) as scan:
+                chosen = [entry for entry in scan if entry.name in names]
+        except OSError:
+            return
+        prefix = f"{parent}/" if parent else ""
+        for entry in chosen:
+            stack: list[_OpenDirectory] = []
+            source = self._entry(entry, prefix + entry.name, base, stack)
+            if source is not None:
+                yield source
+            yield from self._descend(stack)
+
+    def _descend(self, stack: list[_OpenDirectory]) -> Iterator[SourceFile]:
+        """The files below the directories on `stack` (the current path, deepest last), in path
+        order. A loop over an explicit stack, not recursion: a cloned repository can nest
+        deeper than Python's recursion limit."""
+        try:
+            while stack:
+                current = stack[-1]
+                entry = next(current.entries, None)
+                if entry is None:
+                    self.open.discard(stack.pop().identity)
+                    continue
+                source = self._entry(entry, current.prefix + entry.name, current.base, stack)
+                if source is not None:
+                    yield source
+        finally:
+            self.open.difference_update(directory.identity for directory in stack)
+
+    def _enter(self, path: str, prefix: str, stack: list[_OpenDirectory]) -> None:
+        """Push directory `path`, whose relative path is `prefix`, with its entries in path order
+        (a directory sorts as `name/`); report it instead when it cannot be read or was seen."""
         relpath = prefix.rstrip("/") or "."
         try:
             info = os.stat(path)
@@ -678,40 +728,23 @@ class _Walk:
             return
         self.seen.add(identity)
         self.open.add(identity)
-        base = Path(path)
-        try:
-            for _key, entry in sorted(entries):
-                yield from self._entry(entry, prefix + entry.name, base)
-        finally:
-            self.open.discard(identity)
+        entries.sort()
+        stack.append(_OpenDirectory(identity, Path(path), prefix, iter([entry for _key, entry in entries])))
 
-    def entries(self, parent: str, names: set[str]) -> Iterator[SourceFile]:
-        """The files at `names` inside directory `parent`; nothing when it is gone."""
-        base = Path(self.root, parent)
-        try:
-            with os.scandir(base) as scan:
-                chosen = [entry for entry in scan if entry.name in names]
-        except OSError:
-            return
-        prefix = f"{parent}/" if parent else ""
-        for entry in chosen:
-            yield from self._entry(entry, prefix + entry.name, base)
-
-    def _entry(self, entry: os.DirEntry[str], relpath: str, base: Path) -> Iterator[SourceFile]:
-        """One directory entry, judged by the ignore rules: a subtree, a file, or nothing."""
+    def _entry(self, entry: os.DirEntry[str], relpath: str, base: Path, stack: list[_OpenDirectory]) -> SourceFile | None:
+        """One directory entry, judged by the ignore rules: a file, a subtree pushed onto
+        `stack`, or nothing."""
         if _is_dir(entry):
             if not self.rules.prunes_dir(relpath):
-                yield from self._subdirectory(entry, relpath)
+                self._subdirectory(entry, relpath, stack)
             elif not self.rules.always_pruned(relpath):
                 self._left_out(relpath, self.rules.excluding(relpath, is_dir=True), is_dir=True)
-            return
+            return None
         rule = self.rules.excluding(relpath, is_dir=False)
         if rule is not None:
             self._left_out(relpath, rule, is_dir=False)
-            return
-        source = self._source_file(entry, relpath, base)
-        if source is not None:
-            yield source
+            return None
+        return self._source_file(entry, relpath, base)
 
     def _left_out(self, relpath: str, rule: IgnoreRule | None, is_dir: bool) -> None:
         """Tell which rule left out a directory, or a file with a language: the cause of an index
@@ -728,13 +761,13 @@ class _Walk:
         """Whether files in `language` are indexed: it is one, and one chosen."""
         return language is not None and (self.languages is None or language in self.languages)
 
-    def _subdirectory(self, entry: os.DirEntry[str], relpath: str) -> Iterator[SourceFile]:
+    def _subdirectory(self, entry: os.DirEntry[str], relpath: str, stack: list[_OpenDirectory]) -> None:
         """Enter a directory; a symlinked one only when that indexes something new."""
         problem = self._link_problem(entry.path) if entry.is_symlink() else None
         if problem:
             self.report(relpath, problem)
         else:
-            yield from self.directory(entry.path, relpath + "/")
+            self._enter(entry.path, relpath + "/", stack)
 
     def _link_problem(self, path: str) -> str | None:
         """Why not to follow a symlinked directory: its target is outside, an ancestor, or indexed anyway."""

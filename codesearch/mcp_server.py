@@ -34,7 +34,7 @@ from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_messag
 from codesearch.indexer import Progress
 from codesearch.locate import find_index
 from codesearch.models import Hit
-from codesearch.searcher import MODES, SearchResult, Searcher
+from codesearch.searcher import MAX_QUERY_CHARS, MODES, SearchResult, Searcher
 from codesearch.status import index_status
 from codesearch.tasks import TASK_NAMES
 from codesearch.watcher import Notice, Watcher
@@ -55,7 +55,11 @@ log = logging.getLogger("codesearch.mcp")
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., CallToolResult])
 
-Query = Annotated[str, Field(description="What to look for: plain words ('parse json config') or a code snippet.")]
+# maxLength is shown to clients but checked by Searcher.search, whose one-line error is the tool error.
+Query = Annotated[
+    str,
+    Field(description="What to look for: plain words ('parse json config') or a code snippet.", json_schema_extra={"maxLength": MAX_QUERY_CHARS}),
+]
 TopK = Annotated[int, Field(ge=1, le=MAX_K, description="How many hits to rank, best first; fewer come back when max_chars runs out.")]
 Language = Annotated[
     str | None,

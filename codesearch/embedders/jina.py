@@ -437,6 +437,8 @@ class JinaEmbedder:
                 raise _Retry("timed out") from None
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise _Retry(f"connection failed: {_one_line(str(exc) or type(exc).__name__)}") from None
+            except httpx.HTTPError as exc:  # say, an answer that does not decode: one line, the key masked
+                raise self._error(f"Jina API at {self.base_url}: {_one_line(str(exc) or type(exc).__name__)}") from None
         status = response.status_code
         if status == 200:
             self._pacer.answered(response.headers, tokens)
@@ -485,8 +487,10 @@ class JinaEmbedder:
         return self._error(f"Jina API rejected the request ({status}: {detail})")
 
     def _error(self, message: str) -> CodesearchError:
-        """A CodesearchError whose text cannot carry the key, whatever the server echoed."""
-        return CodesearchError(message.replace(self._api_key, "***"))
+        """A CodesearchError whose text cannot carry the key, whatever the server echoed: in any
+        case, or quoted in a repr as httpx quotes a header (a backslash doubled)."""
+        forms = sorted({self._api_key, repr(self._api_key.encode())[2:-1]}, key=len, reverse=True)
+        return CodesearchError(re.sub("|".join(map(re.escape, forms)), "***", message, flags=re.IGNORECASE))
 
 
 def _checked_dims(model: str, dims: int | None) -> int:
@@ -502,12 +506,21 @@ def _checked_dims(model: str, dims: int | None) -> int:
 
 
 def _checked_key(key: str) -> str:
-    """The key without stray whitespace; a missing key is reported before any request is made."""
+    """The key without surrounding whitespace (a pasted key often ends in a line break). A
+    missing key is reported before any request is made, and so is one holding a character
+    that no API key holds (a Bearer token is visible ASCII, RFC 6750): a line break or
+    control character cannot go in an HTTP header, and httpx's error would quote the key."""
     key = key.strip()
     if not key:
         raise CodesearchError(
             "JINA_API_KEY is not set: export your Jina API key (https://jina.ai/embeddings) "
             "or pick another embedder with --embedder"
+        )
+    odd = next((i for i, char in enumerate(key) if not "!" <= char <= "~"), None)
+    if odd is not None:
+        raise CodesearchError(
+            f"JINA_API_KEY has U+{ord(key[odd]):04X} at character {odd + 1} of {len(key)}, and an API key is "
+            "visible ASCII only: set it to the key alone, without line breaks or spaces"
         )
     return key
 

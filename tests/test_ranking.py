@@ -1,0 +1,80 @@
+"""The ranking stage through the real CLI: implementations before their tests, definitions
+before their uses, the file named after a symbol first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codesearch.ranking import is_support
+from conftest import ask_json, write_repo
+
+AUTH = '''
+class HTTPDigestAuth:
+    """Attaches HTTP digest authentication to a request."""
+
+    def __init__(self, username, password):
+        self.username = username
+        self.password = password
+'''
+AUTH_TESTS = '''
+from auth import HTTPDigestAuth
+
+
+def test_digest_authentication_sends_digest_auth_header():
+    auth = HTTPDigestAuth("user", "pass")  # digest authentication of a request
+    assert auth.username == "user"
+
+
+def test_digest_authentication_retries_digest_auth():
+    auth = HTTPDigestAuth("user", "pass")  # digest authentication again
+    assert auth.password == "pass"
+'''
+
+
+def top_paths(cli, root: Path, query: str, k: int = 3) -> list[str]:
+    return [hit["path"] for hit in ask_json(cli, query, "-k", str(k), "--index", root)["results"]]
+
+
+@pytest.fixture
+def tested(tmp_path: Path, cli) -> Path:
+    root = write_repo(tmp_path / "repo", {"src/auth.py": AUTH, "tests/test_auth.py": AUTH_TESTS})
+    assert cli("index", root, "--quiet").exit_code == 0
+    return root
+
+
+def test_the_implementation_outranks_its_tests(tested: Path, cli) -> None:
+    assert top_paths(cli, tested, "digest authentication of a request")[0] == "src/auth.py"
+
+
+def test_a_query_that_asks_for_tests_gets_them(tested: Path, cli) -> None:
+    assert top_paths(cli, tested, "tests of digest authentication")[0] == "tests/test_auth.py"
+
+
+def test_a_symbol_query_finds_its_definition_before_its_uses(tmp_path: Path, cli) -> None:
+    uses = {f"app/use{i}.py": f"from settings import Settings\n\ndef load{i}():\n    return Settings().load(Settings)\n" for i in range(6)}
+    definition = "class Settings:\n    def load(self, source):\n        return dict(source)\n"
+    root = write_repo(tmp_path / "repo", {**uses, "lib/settings.py": definition})
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "Settings")[0] == "lib/settings.py"
+
+
+def test_a_symbol_query_finds_the_file_named_after_it(tmp_path: Path, cli) -> None:
+    files = {f"src/Use{i}.kt": f"fun use{i}(t: Table) = t.scan()\n" for i in range(6)}
+    body = "".join(f"    fun column{i}(name: String) = rows.map {{ it[name] }}.filter {{ it != null }}\n" for i in range(40))
+    root = write_repo(tmp_path / "repo", {**files, "src/Table.kt": "open class Table {\n" + body + "}\n"})
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "Table")[0] == "src/Table.kt"
+
+
+@pytest.mark.parametrize(
+    ("path", "support"),
+    [
+        ("tests/test_auth.py", True), ("src/auth_test.go", True), ("web/button.test.tsx", True),
+        ("src/FooTests.cs", True), ("examples/basic.rs", True), ("docs/conf.py", True),
+        ("src/contest.py", False), ("src/latest.py", False), ("src/testing_utils_impl/x.py", False),
+    ],
+)
+def test_support_code_is_told_by_its_path(path: str, support: bool) -> None:
+    assert is_support(path) is support
