@@ -29,7 +29,7 @@ from codesearch.embedders import BACKENDS, EmbedderSpec, default_spec
 from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, SETTINGS_MAX_BYTES, UnreadableFile, read_settings_file
 from codesearch.languages import canonical_language
-from codesearch.locate import index_dir_for_root
+from codesearch.locate import check_index_dir, index_dir_for_root
 
 if TYPE_CHECKING:
     from codesearch.indexer import SyncReport
@@ -143,6 +143,7 @@ def load_config(
         (FLAG, {key: _checked(_named_source(key, FLAG), key, value) for key, value in (flags or {}).items() if value is not None}),
         *_environment(os.environ if environ is None else environ),
     ]
+    check_index_dir(index_dir)  # its config.toml is never read through a linked directory
     file_layers = [*_config_file(index_dir / CONFIG_NAME), *_pyproject(root / PYPROJECT)]
     values: dict[str, object] = {}
     sources: dict[str, str] = {}

@@ -28,7 +28,7 @@ from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
-from codesearch.store import DB_NAME, FileState, Store, discard_damaged
+from codesearch.store import DB_NAME, FileState, Store, built_elsewhere, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
 from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity, remove_stale_temporaries
 
@@ -140,12 +140,15 @@ def sync(
     `ignore` (extra gitignore-style patterns), `languages` (the only ones indexed) and
     `chunk_size` (lines before a chunk is split) are the configured file and chunk settings.
     `kept`, given to every sync of one index by a long-lived caller, carries the FAISS index
-    from one sync to the next (see `KeptVectors`).
+    from one sync to the next (see `KeptVectors`). An index not built where it lies by this
+    codesearch (one that came with the repository, see `Store.open`) is rebuilt from scratch as
+    with `full`, its root, embedder and chunks never used.
     """
     root = Path(root).absolute()
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
     index_dir = index_dir_for_root(root, index_dir)
+    full = full or built_elsewhere(index_dir)
     new = _new_embedder(index_dir, spec, embedder_options, full)
     prepare_index_dir(index_dir)
     if full:
@@ -299,7 +302,7 @@ class _Sync:
         generation = self.store.generation
         vectors = self.kept.current(generation, self.vectors_path) if self.kept else None
         if vectors is None:
-            vectors = VectorIndex.load(self.vectors_path, generation, self.embedder.dimensions)
+            vectors = VectorIndex.load(self.vectors_path, generation, self.embedder.dimensions, self.store.largest_chunk_id())
         self.saved_generation = None if vectors is None else generation
         if vectors is None and self.store.counts()[1] == 0:
             return VectorIndex(self.embedder.dimensions)

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Iterator
 
 from codesearch.errors import CodesearchError
+from codesearch.locate import WATCH_LOCK, WRITER_LOCK, open_state_file
 
-WRITER_LOCK = "writer.lock"
-WATCH_LOCK = "watch.lock"
 DEFAULT_WAIT_S = 5.0
 _RETRY_S = 0.05
+_HOLDER_BYTES = 256
+"""More than a holder's "PID ROLE" line takes."""
 
 
 class IndexBusy(CodesearchError):
@@ -49,7 +50,7 @@ def writer_active(index_dir: Path) -> bool:
     """Whether a live process holds the writer lock at this moment (a probe that takes nothing
     a writer waits on for longer than its retry interval)."""
     try:
-        fd = os.open(index_dir / WRITER_LOCK, os.O_RDONLY)
+        fd = os.open(index_dir / WRITER_LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -73,11 +74,12 @@ def _hold(path: Path, role: str, wait: float, busy: str) -> Iterator[None]:
     """flock `path`, record who holds it, and release it (by closing) on the way out.
 
     `busy` ends the one-line error raised when the lock stays taken: "another codesearch
-    process (pid N, ROLE) " + busy.
+    process (pid N, ROLE) " + busy. The file is opened without following a link: a lock file
+    linked to another file would otherwise truncate that file.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_state_file(path, os.O_RDWR | os.O_CREAT)
     try:
-        _acquire(fd, path, wait, busy)
+        _acquire(fd, wait, busy)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
         try:
@@ -88,7 +90,7 @@ def _hold(path: Path, role: str, wait: float, busy: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(fd: int, path: Path, wait: float, busy: str) -> None:
+def _acquire(fd: int, wait: float, busy: str) -> None:
     """Try the lock until `wait` seconds have passed; flock has no timeout of its own."""
     deadline = time.monotonic() + wait
     while True:
@@ -97,16 +99,13 @@ def _acquire(fd: int, path: Path, wait: float, busy: str) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise IndexBusy(f"{_holder(path)} {busy}") from None
+                raise IndexBusy(f"{_holder(fd)} {busy}") from None
             time.sleep(_RETRY_S)
 
 
-def _holder(path: Path) -> str:
+def _holder(fd: int) -> str:
     """'another codesearch process (pid N, ROLE)', the pid and role as the holder wrote them
-    (it may not have written them yet)."""
-    try:
-        pid, _, role = path.read_text().strip().partition(" ")
-    except OSError:
-        pid = role = ""
+    (it may not have written them yet) in the lock file open at `fd`."""
+    pid, _, role = os.pread(fd, _HOLDER_BYTES, 0).decode(errors="replace").strip().partition(" ")
     known = f" (pid {pid}, {role})" if pid.isdigit() and role else ""
     return f"another codesearch process{known}"

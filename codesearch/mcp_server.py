@@ -141,8 +141,10 @@ class IndexHandle:
         return report.__dict__
 
     def _target(self) -> tuple[Path, Path | None]:
-        """The root and index directory a sync writes: the served index and the root it records;
-        the served root when there is no index yet, or when it is too damaged to say.
+        """The root and index directory a sync writes: the served index and the root it records,
+        which only an index built where it lies gets to say (a Searcher opens no other); the
+        served root when there is no index yet, or when it is damaged or came with the repository
+        (the sync then rebuilds it for the served root).
         """
         try:
             index_dir = self.located()

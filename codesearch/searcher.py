@@ -108,11 +108,11 @@ class Searcher:
         writing = writer_active(self.index_dir)
         if self._vectors is not None and writing and self._file == file_identity(path):
             return self._vectors
-        dims = self._recorded_dims()
-        vectors = VectorIndex.load(path, generation, dims)
+        dims, largest = self._recorded_dims(), self.store.largest_chunk_id()
+        vectors = VectorIndex.load(path, generation, dims, largest)
         current = vectors is not None
         if vectors is None and writing:
-            vectors = VectorIndex.load(path, None, dims)
+            vectors = VectorIndex.load(path, None, dims, largest)
         if vectors is None:
             vectors, current = build_vectors(self.store, self.embedder.signature, dims), True
             if path.exists():

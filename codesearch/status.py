@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,8 @@ class IndexStatus:
 
 
 def index_status(index_dir: Path | None = None) -> IndexStatus:
-    """Compares stat data only (no reads), so it stays quick on large trees."""
+    """Compares stat data only (no reads), so it stays quick on large trees. The root walked is
+    the one the index records, which `Store.open` trusts only in an index built where it lies."""
     found = find_index(index_dir)
     store = Store.open(found)
     try:
@@ -46,11 +48,17 @@ def index_status(index_dir: Path | None = None) -> IndexStatus:
         embedder=embedder,
         files=files,
         chunks=chunks,
-        bytes_on_disk=sum(p.stat().st_size for p in found.iterdir() if p.is_file()),
+        bytes_on_disk=_bytes_on_disk(found),
         last_sync=float(last_sync) if last_sync else None,
         changed_since=_changed_since(root, found, states, chunk_size),
         tokens_used=tokens,
     )
+
+
+def _bytes_on_disk(index_dir: Path) -> int:
+    """What the plain files in the index directory take; links are not followed out of it."""
+    with os.scandir(index_dir) as entries:
+        return sum(entry.stat(follow_symlinks=False).st_size for entry in entries if entry.is_file(follow_symlinks=False))
 
 
 def _changed_since(root: Path, index_dir: Path, states: dict[str, FileState], chunk_size: str | None) -> int:

@@ -19,6 +19,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from codesearch.errors import CodesearchError
+from codesearch.locate import (
+    DB_NAME, REBUILD, DamagedIndex, UntrustedIndex, check_index_dir, check_state_files, index_identity, open_state_file,
+)
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.text import spaced_subtokens
@@ -26,13 +29,14 @@ from codesearch.text import spaced_subtokens
 SCHEMA_VERSION = 3
 LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
-DB_NAME = "index.db"
 PAGE_BYTES = 16384
 FTS_AUTOMERGE = 8
 """FTS5 merges a level's segments once this many have piled up (its default is 4): every commit
 adds one, and merging half as often made the writer alone 13% faster on 259 MB of the Linux
 kernel (23.5-24.8 s -> 20.5-21.6 s), with lexical queries as fast (11 ms p50 both)."""
 _STATE_COLUMNS = "path, id, size, mtime_ns, hash"
+IDENTITY_KEY = "index_identity"
+"""Meta key: `locate.index_identity` of the directory and file the database was created as."""
 ORPHANS_BOUNDED = "orphans_bounded"
 """Meta key present while the stored vectors that belong to no chunk are at most
 `orphan_budget` of them: set on an empty store and by `drop_orphan_vectors`, removed when
@@ -88,10 +92,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(name, body, content = '
 """
 
 
-class DamagedIndex(CodesearchError):
-    """The database cannot serve as this codesearch's index; only `index --full` helps."""
-
-
 @dataclass(frozen=True)
 class FileState:
     """What the store remembers of a file, enough to skip it when unchanged."""
@@ -130,21 +130,36 @@ class Store:
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool = False) -> "Store":
+        """The index in `index_dir`; `create` (a writer, under the writer lock) makes it when there is none.
+
+        A repository is untrusted input: an index that came with it (committed, copied) could
+        name any root, embedder or code. So the index directory and its files are checked first
+        (`locate`), and a database is used only when it was created in this very place
+        (`IDENTITY_KEY`); otherwise UntrustedIndex, before anything is written to it.
+        """
         path = index_dir / DB_NAME
+        check_index_dir(index_dir)
+        check_state_files(index_dir)
         if not create and not path.exists():
             raise CodesearchError(f"no index at {index_dir}; run `codesearch index PATH` first")
         try:
             if create:
                 # Owner-only before SQLite creates it with the umask's mode; its -wal and -shm copy this mode.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                os.close(open_state_file(path, os.O_CREAT | os.O_WRONLY))
             writable = create or os.access(index_dir, os.W_OK)
             conn = _connect(path) if writable else _connect_read_only(path)
-            conn.execute("PRAGMA foreign_keys=ON")
-            # A writer inserts keys in hash order all over the vector and FTS B-trees: a 256 MiB page
-            # cache and 64 MiB between WAL checkpoints cut indexing time by a fifth (linux/fs, 46 MB).
-            conn.execute("PRAGMA cache_size=-262144")
-            store = cls(conn, path)
-            store._check_schema(create)
+            try:
+                conn.execute("PRAGMA foreign_keys=ON")
+                # A writer inserts keys in hash order all over the vector and FTS B-trees: a 256 MiB page
+                # cache and 64 MiB between WAL checkpoints cut indexing time by a fifth (linux/fs, 46 MB).
+                conn.execute("PRAGMA cache_size=-262144")
+                store = cls(conn, path)
+                store._check_schema(create)
+                if writable:
+                    conn.execute("PRAGMA journal_mode=WAL")
+            except BaseException:
+                conn.close()  # a connection left open would delete the -wal of whatever database replaces this one
+                raise
         except sqlite3.DatabaseError as exc:
             raise database_error(exc, path) from exc
         except OSError as exc:
@@ -152,13 +167,20 @@ class Store:
         return store
 
     def _check_schema(self, create: bool) -> None:
+        """Create the schema in an empty database (`create`); else check that it is one of this
+        codesearch's, built where it lies."""
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" not in tables:
-            if not create:
-                raise DamagedIndex(f"{self.path} is not a codesearch index; run `codesearch index --full`")
+        if create and not tables:
             with self.transaction():
                 self._create_schema()
             return
+        if "meta" not in tables:
+            raise DamagedIndex(f"{self.path} is not a codesearch index; run `codesearch index --full`")
+        if self.get_meta(IDENTITY_KEY) != index_identity(self.path.parent):
+            raise UntrustedIndex(
+                f"the index at {self.path.parent} was not built here (a copied or committed index, "
+                f"or one from an older codesearch); {REBUILD}"
+            )
         version = self.get_meta("schema_version")
         if version != str(SCHEMA_VERSION):
             raise DamagedIndex(
@@ -173,6 +195,7 @@ class Store:
             self.conn.execute(statement)
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', ?)", (FTS_AUTOMERGE,))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.set_meta(IDENTITY_KEY, index_identity(self.path.parent))
         self.set_meta("generation", str(time.time_ns()))
         self.set_meta(ORPHANS_BOUNDED, "1")
 
@@ -214,11 +237,13 @@ class Store:
 
     def clear(self) -> None:
         """Drop every file, chunk and vector (for `--full`), inside the caller's transaction;
-        meta keeps the schema, the generation and the root."""
+        meta keeps the schema, the identity, the generation and the root."""
         self.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
         for table in ("chunks", "files", "vectors"):
             self.conn.execute(f"DELETE FROM {table}")
-        self.conn.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'generation', 'root')")
+        self.conn.execute(
+            "DELETE FROM meta WHERE key NOT IN ('schema_version', ?, 'generation', 'root')", (IDENTITY_KEY,)
+        )
         self.set_meta(ORPHANS_BOUNDED, "1")
         self.bump_generation()
 
@@ -411,8 +436,7 @@ class Store:
         word found in a fifth of the Linux kernel's million chunks would cost 200 ms; its low IDF
         adds little to the ranking. Small indexes, where no term can exceed the budget, keep all.
         """
-        largest = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
-        if largest <= LEXICAL_BUDGET:
+        if self.largest_chunk_id() <= LEXICAL_BUDGET:
             return terms
         probe = "SELECT COUNT(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
         sizes = {t: self.conn.execute(probe, (f'"{t}"', LEXICAL_BUDGET + 1)).fetchone()[0] for t in terms}
@@ -425,6 +449,10 @@ class Store:
             kept.append(term)
         return kept
 
+    def largest_chunk_id(self) -> int:
+        """The largest chunk id, 0 for none: at least the chunk count, at the cost of one B-tree descent."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
+
     def counts(self) -> tuple[int, int]:
         files = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         chunks = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -436,12 +464,12 @@ class Store:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    """A connection that may write: WAL, so readers go on while a writer commits."""
+    """A connection that may write (`Store.open` turns on WAL once the database is known to be
+    its own, so readers go on while a writer commits)."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     # Only a new database takes this page size; with 16 KiB pages instead of 4 KiB the writer
     # alone over 259 MB of the kernel took 24.0 s instead of 27.9 (user+sys 22.5 vs 26.7 s).
     conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // page_bytes}")
@@ -480,11 +508,12 @@ def database_error(exc: sqlite3.DatabaseError, path: Path | None = None) -> Code
 
 
 def discard_damaged(index_dir: Path) -> bool:
-    """Delete the index database if it is damaged, so that `index --full` can always start over.
+    """Delete the index database if it is damaged or untrusted, so that `index --full` can always start over.
 
-    Damaged: it does not open as this codesearch's index, or SQLite's quick check finds broken
-    pages that opening never reads. The WAL and shared-memory files go first, since a WAL left
-    beside a new database would be replayed into it. A disk error is raised, never taken for damage.
+    Damaged: it does not open as this codesearch's index built here, or SQLite's quick check
+    finds broken pages that opening never reads. The WAL and shared-memory files go first, since
+    a WAL left beside a new database would be replayed into it. A disk error is raised, never
+    taken for damage.
     """
     if not (index_dir / DB_NAME).exists():
         return False
@@ -494,6 +523,20 @@ def discard_damaged(index_dir: Path) -> bool:
         for name in (f"{DB_NAME}-wal", f"{DB_NAME}-shm", DB_NAME):
             (index_dir / name).unlink(missing_ok=True)
     return True
+
+
+def built_elsewhere(index_dir: Path) -> bool:
+    """Whether `index_dir` holds an index that must not be trusted (see `Store.open`), which a
+    writer rebuilds from scratch. An index directory that is a link or another user's is refused
+    instead (CodesearchError); a damaged database is left for the writer to report."""
+    check_index_dir(index_dir)
+    try:
+        Store.open(index_dir).close()
+    except UntrustedIndex:
+        return True
+    except CodesearchError:  # no index yet, or a damaged one: the writer's own open reports it
+        return False
+    return False
 
 
 def _is_damaged(index_dir: Path) -> bool:

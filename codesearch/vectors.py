@@ -10,15 +10,21 @@ Two kinds, chosen by corpus size (benchmarks/scale.py measures both):
   of 700 re-ranked candidates was 0.966 (0.990 with v3); one bit per dimension needed 1,500 for
   that (0.944 at 1,000).
 
-The file holds a magic line, the store generation it was built at, the kind, the serialised
-FAISS index, the projection of the binary codes, and a digest of both. A file whose generation
-differs from the store's, or whose digest fails, is stale or corrupt and is rebuilt from SQLite.
+The file holds a magic line, the store generation it was built at, the kind, the dimensions
+and the number of vectors, then their chunk ids, their rows (float32 vectors or binary codes),
+the projection of the binary codes, and a digest of it all. A file whose generation differs from
+the store's, whose sizes are not exactly what its header implies, or whose digest fails, is
+stale or corrupt and is rebuilt from SQLite. The file may come from anywhere (a repository can
+carry one, with a valid digest: the digest guards against accidents, not intent), so FAISS never
+parses it: its own format let a 1 KB file make FAISS allocate gigabytes. Its sizes are checked
+against the store before it is read, and the index is rebuilt from the raw arrays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import tempfile
 import time
@@ -28,7 +34,8 @@ from typing import Callable, Iterable, Sequence
 import faiss
 import numpy as np
 
-VECTORS_NAME = "vectors.faiss"
+from codesearch.locate import VECTORS_NAME as VECTORS_NAME  # its name, defined with the index directory's other files
+
 EXACT_MAX = 100_000
 """Above this many vectors the binary kind is used (an exact index of 100k 256-d vectors is 100 MB)."""
 RERANK_CANDIDATES = 700
@@ -37,9 +44,11 @@ RERANK_CANDIDATES = 700
 _CODE_ROWS = 20_000
 """Vectors coded at a time when an index turns binary: the float32 product of all 100k at once
 held 200 MB more at the peak of a first index (mixed: 1,034 -> 1,428 MiB)."""
-_MAGIC = b"CODESEARCH-FAISS-2\n"
-_HEADER = struct.Struct("<qqqq")  # generation, kind, payload bytes, projection bytes
+_MAGIC = b"CODESEARCH-VEC3\n"  # 16 bytes, so that the arrays after the 48-byte head are 8-byte aligned
+_HEADER = struct.Struct("<qqqq")  # generation, kind, dims, vectors
 _DIGEST_BYTES = 32
+_STALE_SLACK = 1024
+"""Vectors beyond twice the store's largest chunk id that a file may hold (see `_most_vectors`)."""
 _TEMPORARY_PREFIX = ".vectors-"
 _EXACT, _BINARY = 0, 2  # kind 1, one bit per dimension, is read as stale and rebuilt
 _PROJECTION_SEED = 0
@@ -66,12 +75,13 @@ class VectorIndex:
     def for_size(cls, dims: int, size: int, sample: Callable[[], np.ndarray]) -> "VectorIndex":
         """An empty index of the kind that suits `size` vectors; the binary kind centres its
         codes on the mean of `sample()`, a sample of the corpus's vectors."""
-        return cls(dims) if size <= EXACT_MAX else cls._empty_binary(dims, sample().mean(axis=0))
+        return cls(dims) if size <= EXACT_MAX else cls._binary(dims, _projection(sample().mean(axis=0)))
 
     @classmethod
-    def _empty_binary(cls, dims: int, mean: np.ndarray) -> "VectorIndex":
+    def _binary(cls, dims: int, projection: np.ndarray) -> "VectorIndex":
+        """An empty index of the binary kind, coding with `projection`."""
         # IDMap, not IDMap2: IDMap2 keeps a reverse map that loading rebuilds, 0.6 s at 1M codes
-        return cls(dims, faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(_code_bits(dims))), _projection(mean))
+        return cls(dims, faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(_code_bits(dims))), projection)
 
     def as_binary(self) -> "VectorIndex":
         """This exact index's vectors in the binary kind, centred on their own mean: what an
@@ -79,13 +89,22 @@ class VectorIndex:
         first vectors written serves as well as a random sample's (the Linux kernel, v3 model:
         recall@10 0.990 centred on its first 100k chunks, 0.990 on a random 20k). The vectors are
         read in place and coded a slice at a time, so the turn costs little memory."""
-        ids = faiss.vector_to_array(self.index.id_map)
-        flat = faiss.downcast_index(self.index.index)
-        matrix = faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dims).reshape(len(self), self.dims)
-        binary = VectorIndex._empty_binary(self.dims, matrix.mean(axis=0))
+        ids, matrix = self._stored()
+        binary = VectorIndex._binary(self.dims, _projection(matrix.mean(axis=0)))
         for start in range(0, len(self), _CODE_ROWS):
             binary.add(ids[start : start + _CODE_ROWS], matrix[start : start + _CODE_ROWS])
         return binary
+
+    def _stored(self) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk ids and the rows FAISS holds for them, in its order: float32 vectors, or the
+        binary kind's codes. The rows are FAISS's own memory, not a copy."""
+        ids = faiss.vector_to_array(self.index.id_map)
+        if self.binary:
+            codes = faiss.downcast_IndexBinary(self.index.index)
+            width, start = codes.code_size, codes.xb.data()
+        else:
+            width, start = self.dims, faiss.downcast_index(self.index.index).get_xb()
+        return ids, faiss.rev_swig_ptr(start, len(self) * width).reshape(len(self), width)
 
     @property
     def binary(self) -> bool:
@@ -140,19 +159,18 @@ class VectorIndex:
     def save(self, path: Path, generation: int) -> None:
         """Write to a temporary file and rename, so readers see the old or the new file whole.
 
-        The serialised index is hashed and written in place, never copied: at a million codes
+        The rows are hashed and written from FAISS's memory, never copied: at a million codes
         each copy costs about 0.05 s of every watch batch.
         """
-        if self.binary:
-            payload, kind = faiss.serialize_index_binary(self.index), _BINARY
-        else:
-            payload, kind = faiss.serialize_index(self.index), _EXACT
-        projection = b"" if self.projection is None else np.asarray(self.projection, dtype=np.float32).tobytes()
-        digest = _digest(payload, projection)
+        ids, rows = self._stored()
+        head = _MAGIC + _HEADER.pack(generation, _BINARY if self.binary else _EXACT, self.dims, len(ids))
+        projection = np.asarray(() if self.projection is None else self.projection, dtype=np.float32)
+        parts = [head, _raw(ids), _raw(rows), _raw(projection)]
+        digest = _digest(*parts)
         fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                for part in (_MAGIC + _HEADER.pack(generation, kind, payload.nbytes, len(projection)), payload, projection, digest):
+                for part in (*parts, digest):
                     out.write(part)
                 out.flush()
                 os.fsync(out.fileno())
@@ -162,43 +180,42 @@ class VectorIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, generation: int | None, dims: int) -> "VectorIndex | None":
-        """The saved index if it is whole and of `generation` (of any, for None), else None."""
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
+    def load(cls, path: Path, generation: int | None, dims: int, largest_id: int) -> "VectorIndex | None":
+        """The saved index if it is whole and of `generation` (of any, for None), else None.
+
+        `largest_id`, the store's largest chunk id, bounds how large a file may be before any of
+        it is read (see `_most_vectors`); the rest must be exactly what the header implies.
+        """
+        most = _most_vectors(largest_id)
+        data = _read_plain(path, max(_file_size(kind, dims, most) for kind in (_EXACT, _BINARY)))
         head = len(_MAGIC) + _HEADER.size
-        if len(data) < head or not data.startswith(_MAGIC):
+        if data is None or len(data) < head or not data.startswith(_MAGIC):
             return None
-        saved_generation, kind, size, projection_size = _HEADER.unpack_from(data, len(_MAGIC))
-        view = memoryview(data)
-        payload = view[head : head + size]
-        projection = view[head + size : head + size + projection_size]
-        digest = bytes(view[head + size + projection_size :])
-        if generation not in (None, saved_generation) or len(payload) != size or len(projection) != projection_size:
+        saved_generation, kind, saved_dims, count = _HEADER.unpack_from(data, len(_MAGIC))
+        if generation not in (None, saved_generation) or saved_dims != dims or kind not in (_EXACT, _BINARY):
             return None
-        if digest != _digest(payload, projection):
+        if len(data) != _file_size(kind, dims, count) or data[-_DIGEST_BYTES:] != _digest(memoryview(data)[:-_DIGEST_BYTES]):
             return None
-        buffer = np.frombuffer(payload, dtype=np.uint8)
-        bits = _code_bits(dims)
-        if kind == _BINARY and projection_size == 4 * (dims + 1) * bits:
-            index = faiss.deserialize_index_binary(buffer)
-            return cls(dims, index, np.frombuffer(projection, dtype=np.float32).reshape(dims + 1, bits)) if index.d == bits else None
+        dtype, width, floats = _layout(kind, dims)
+        ids = np.frombuffer(data, np.int64, count, head)
+        rows = np.frombuffer(data, dtype, count * width, head + ids.nbytes).reshape(count, width)
         if kind == _EXACT:
-            index = faiss.deserialize_index(buffer)
-            return cls(dims, index) if index.d == dims else None
-        return None
+            vectors = cls(dims)
+        else:
+            projection = np.frombuffer(data, np.float32, floats, head + ids.nbytes + rows.nbytes)
+            vectors = cls._binary(dims, projection.reshape(dims + 1, -1))
+        vectors.index.add_with_ids(rows, ids)
+        return vectors
 
 
 def file_identity(path: Path) -> tuple[int, int, int] | None:
     """(inode, size, mtime) of a vector file, None when there is none: every save renames a new
     file into place, so a saved file is the one seen before while its identity is unchanged."""
     try:
-        stat = path.stat()
+        info = os.lstat(path)
     except OSError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def remove_stale_temporaries(index_dir: Path, older_than: float = 60.0) -> None:
@@ -209,10 +226,50 @@ def remove_stale_temporaries(index_dir: Path, older_than: float = 60.0) -> None:
     cutoff = time.time() - older_than
     for path in index_dir.glob(f"{_TEMPORARY_PREFIX}*"):
         try:
-            if path.stat().st_mtime < cutoff:
+            if path.lstat().st_mtime < cutoff:
                 path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _most_vectors(largest_id: int) -> int:
+    """The most vectors a file may hold for a store whose largest chunk id is `largest_id`: no
+    more than there are chunks, except in the older file a reader serves while a writer replaces
+    it, which may hold chunks deleted since; twice as many and some leave room for that."""
+    return 2 * largest_id + _STALE_SLACK
+
+
+def _layout(kind: int, dims: int) -> tuple[np.dtype, int, int]:
+    """(row type, values per row, projection floats) of a file of `kind`."""
+    if kind == _EXACT:
+        return np.dtype(np.float32), dims, 0
+    bits = _code_bits(dims)
+    return np.dtype(np.uint8), bits // 8, (dims + 1) * bits
+
+
+def _file_size(kind: int, dims: int, count: int) -> int:
+    """The exact size of a file of `kind` holding `count` vectors."""
+    dtype, width, floats = _layout(kind, dims)
+    return len(_MAGIC) + _HEADER.size + count * (8 + width * dtype.itemsize) + 4 * floats + _DIGEST_BYTES
+
+
+def _read_plain(path: Path, most_bytes: int) -> bytes | None:
+    """The file's bytes if it is a plain file of at most `most_bytes`, opened without following a
+    link or waiting on a FIFO; else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > most_bytes:
+                return None
+            return handle.read(info.st_size)
+    except OSError:
+        return None
+
+
+def _raw(array: np.ndarray) -> np.ndarray:
+    """The array's bytes, as a flat view (a file is written and hashed from it without a copy)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
 def _code_bits(dims: int) -> int:

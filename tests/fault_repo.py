@@ -20,7 +20,8 @@ from pathlib import Path
 from typer.testing import Result
 
 from codesearch.indexer import sync
-from codesearch.store import DB_NAME
+from codesearch.locate import index_identity
+from codesearch.store import DB_NAME, IDENTITY_KEY
 from invariants import check_invariants, chunk_rows, db_counts, files_out_of_step
 
 VERBS = ("parse", "load", "save", "merge", "split", "encode", "decode", "fetch", "retry", "compute", "render", "hash")
@@ -53,10 +54,12 @@ def prepare(workdir: Path, count: int) -> Prepared:
 
 
 def changed_copy(prepared: Prepared, root: Path) -> Path:
-    """A copy of the indexed version one at `root`, its files then changed to version two."""
+    """A copy of the indexed version one at `root`, its files then changed to version two; the
+    copied index is made to record its new root and place, as if it had been built there."""
     shutil.copytree(prepared.base, root)
     with closing(sqlite3.connect(root / ".codesearch" / DB_NAME)) as db, db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'root'", (str(root),))
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (index_identity(root / ".codesearch"), IDENTITY_KEY))
     change_to_version_two(root, prepared.count)
     return root
 

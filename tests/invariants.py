@@ -110,7 +110,7 @@ def _check_faiss(db: sqlite3.Connection, index_dir: Path) -> None:
         return  # killed before the first sync recorded its embedder: nothing to search yet
     embedder = json.loads(_meta(db, "embedder") or "{}")
     generation = int(_meta(db, "generation") or 0)
-    loaded = VectorIndex.load(index_dir / VECTORS_NAME, generation, embedder["dims"])
+    loaded = VectorIndex.load(index_dir / VECTORS_NAME, generation, embedder["dims"], max(chunk_ids, default=0))
     assert loaded is not None, f"{VECTORS_NAME} is missing, stale or damaged for generation {generation}"
     ids = faiss.vector_to_array(loaded.index.id_map)
     assert len(ids) == len(set(ids.tolist())), "duplicate ids in the FAISS index"

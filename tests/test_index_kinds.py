@@ -18,7 +18,7 @@ QUERIES = ["parse json", "fibonacci number", "delay calls", "download http resou
 def saved_index(index_dir: Path) -> VectorIndex:
     store = Store.open(index_dir)
     try:
-        loaded = VectorIndex.load(index_dir / VECTORS_NAME, store.generation, 256)
+        loaded = VectorIndex.load(index_dir / VECTORS_NAME, store.generation, 256, store.largest_chunk_id())
     finally:
         store.close()
     assert loaded is not None

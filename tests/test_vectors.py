@@ -22,21 +22,21 @@ def test_round_trip_keeps_results(tmp_path: Path) -> None:
     index = sample_index()
     query = np.ones(8, dtype=np.float32)
     index.save(tmp_path / "v.faiss", generation=7)
-    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=7, dims=8)
+    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=7, dims=8, largest_id=119)
     assert loaded is not None
     assert loaded.search(query, 5) == index.search(query, 5)
 
 
 def test_other_generation_is_stale(tmp_path: Path) -> None:
     sample_index().save(tmp_path / "v.faiss", generation=7)
-    assert VectorIndex.load(tmp_path / "v.faiss", generation=8, dims=8) is None
+    assert VectorIndex.load(tmp_path / "v.faiss", generation=8, dims=8, largest_id=119) is None
 
 
 def test_truncated_file_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "v.faiss"
     sample_index().save(path, generation=1)
     path.write_bytes(path.read_bytes()[:-5])
-    assert VectorIndex.load(path, generation=1, dims=8) is None
+    assert VectorIndex.load(path, generation=1, dims=8, largest_id=119) is None
 
 
 def test_flipped_byte_is_rejected(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_flipped_byte_is_rejected(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert VectorIndex.load(path, generation=1, dims=8) is None
+    assert VectorIndex.load(path, generation=1, dims=8, largest_id=119) is None
 
 
 def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_binary_kind_round_trip_keeps_codes_and_projection(tmp_path: Path) -> No
     vectors = unit_rows(50, 16)
     index = binary_index(vectors)
     index.save(tmp_path / "v.faiss", generation=3)
-    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16)
+    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16, largest_id=149)
     assert loaded is not None and loaded.binary
     assert np.array_equal(loaded.projection, index.projection)
     assert loaded.search(vectors[5], 5) == index.search(vectors[5], 5)
@@ -135,13 +135,10 @@ def test_binary_codes_are_two_bits_per_dimension_centred_on_the_mean() -> None:
 
 def test_file_of_the_earlier_one_bit_kind_is_stale(tmp_path: Path) -> None:
     """Kind 1 held one bit per dimension and only the mean; it must be rebuilt, not misread."""
-    codes = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(16))
-    codes.add_with_ids(np.zeros((3, 2), dtype=np.uint8), np.arange(3, dtype=np.int64))
-    payload = faiss.serialize_index_binary(codes).tobytes()
-    mean = np.zeros(16, dtype=np.float32).tobytes()
-    header = vectors_module._HEADER.pack(3, 1, len(payload), len(mean))
-    (tmp_path / "v.faiss").write_bytes(vectors_module._MAGIC + header + payload + mean + vectors_module._digest(payload, mean))
-    assert VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16) is None
+    head = vectors_module._MAGIC + vectors_module._HEADER.pack(3, 1, 16, 3)
+    body = np.arange(3, dtype=np.int64).tobytes() + np.zeros((3, 2), dtype=np.uint8).tobytes() + np.zeros(16, dtype=np.float32).tobytes()
+    (tmp_path / "v.faiss").write_bytes(head + body + vectors_module._digest(head, body))
+    assert VectorIndex.load(tmp_path / "v.faiss", generation=3, dims=16, largest_id=149) is None
 
 
 def test_binary_kind_honours_filters_and_removal() -> None:
