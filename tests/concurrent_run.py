@@ -183,7 +183,7 @@ def _check_answers(workdir: Path, versions: Versions, outcome: Outcome) -> None:
 
 
 def _problem(record: dict, versions: Versions) -> str | None:
-    if record["exception"] or record["exit"] != 0:
+    if record["exception"] or record["exit"] != (0 if record["hits"] else 1):  # 1: nothing matched
         return f"exit {record['exit']}: {record['exception'] or record['stderr'].strip()}"
     noise = [line for line in record["stderr"].splitlines() if not line.startswith("codesearch: notice: ")]
     if noise:
