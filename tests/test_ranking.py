@@ -68,6 +68,21 @@ def test_a_symbol_query_finds_the_file_named_after_it(tmp_path: Path, cli) -> No
     assert top_paths(cli, root, "Table")[0] == "src/Table.kt"
 
 
+def test_a_name_made_of_the_query_words_comes_first(tmp_path: Path, cli) -> None:
+    files = {
+        "config/parse.py": (
+            'def load_settings(path):\n    """Parse the config file and return the config as a dict: parse config values."""\n'
+            "    return parse(read(path), config=True)\n"
+        ),
+        "app/settings.py": "def parse_config(path):\n    with open(path) as source:\n        return load(source)\n",
+        "app/page.py": "def render_page(template):\n    return template.format()\n",
+        "app/net.py": "def connect(url):\n    return socket(url)\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "parse config")[0] == "app/settings.py"
+
+
 @pytest.mark.parametrize(
     ("path", "support"),
     [
