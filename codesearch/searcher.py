@@ -168,7 +168,7 @@ class Searcher:
         allowed = self._allowed(language, path_glob, here)
         candidates = self._rank(query, chosen_task, mode, max(k, CANDIDATES), allowed)
         chunks = self.store.chunks_by_ids([cid for cid, _ in candidates])
-        ranked = rerank(query, candidates, chunks)[:k]
+        ranked = (rerank(query, candidates, chunks) if mode == "hybrid" else candidates)[:k]
         return SearchResult(query, chosen_task, mode, [_hit(chunks[cid], score) for cid, score in ranked])
 
     def similar(
