@@ -58,8 +58,13 @@ _GRAMMAR_DIR = Path(__file__).with_name("grammars")
 
 _KINDS = {"definition.function": "function", "definition.method": "method"}  # others: class
 
-# Siblings that document the definition right after them (doc comments, Rust attributes).
-_LEADING_TYPES = frozenset({"comment", "line_comment", "block_comment", "attribute_item"})
+# Siblings that document the definition right after them: comments, and the attributes and
+# decorators that some grammars (Rust, TypeScript class bodies) put beside it rather than in it.
+_COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+_LEADING_TYPES = _COMMENT_TYPES | {"attribute_item", "decorator"}
+_INNER_DOC = "inner_doc_comment_marker"  # Rust `//!`, `/*!`: documents the item it sits in
+# `/**` (JSDoc, Javadoc, Doxygen, PHPDoc) and `///` (C#, Rust, Doxygen), not `/**/` or `////`.
+_DOC_COMMENT = re.compile(rb"/\*\*(?![/*])|///(?!/)")
 
 _NEWLINE_BYTE = ord("\n")
 _WORDY = re.compile(rb"\w")
@@ -352,7 +357,8 @@ def _node_text(doc: _Doc, node: Node) -> str:
 
 
 def _lead(doc: _Doc, node: Node, floor: int) -> int:
-    """Start of the definition including the comments/attributes directly above it.
+    """Start of the definition including the comments/attributes directly above it, and a doc
+    comment one blank line above it or its attributes (`_is_doc_comment`).
 
     The comment is often a sibling of a wrapper (`export`, Go `type`, Ruby body) that starts on
     the same line with the definition as its first part, so climb through such wrappers first
@@ -366,16 +372,33 @@ def _lead(doc: _Doc, node: Node, floor: int) -> int:
             break
         anchor = up
     start, edge = node.start_byte, anchor.start_byte
+    loose = True  # no comment taken yet: a doc comment may still stand a blank line above
     sib = anchor.prev_sibling
-    while sib is not None and sib.type in _LEADING_TYPES and sib.start_byte > floor:
-        if doc.src.count(b"\n", sib.end_byte, edge) > 1:
+    while sib is not None and _leads(sib) and sib.start_byte > floor:
+        blank_lines = doc.line_of(edge) - doc.line_of(sib.end_byte - 1) - 1
+        if blank_lines > (loose and _is_doc_comment(doc, sib)):
             break
         before = sib.prev_sibling
         if before is not None and before.end_byte > doc.line_start(sib.start_byte):
             break
         start = edge = sib.start_byte
+        loose = loose and sib.type not in _COMMENT_TYPES
         sib = before
     return start
+
+
+def _leads(node: Node) -> bool:
+    """Whether `node` may document the definition after it; an inner doc comment documents the
+    item around it instead."""
+    return node.type in _LEADING_TYPES and not any(child.type == _INNER_DOC for child in node.children)
+
+
+def _is_doc_comment(doc: _Doc, node: Node) -> bool:
+    """A comment in doc syntax (`/**`, `///`), which documents the next definition even across
+    one blank line (express: `/** ... */`, blank line, `function`), as JSDoc, rustdoc and
+    Doxygen read it. A plain comment (`//`, `#`, `/*`) needs to touch the definition: after a
+    blank line it is as likely a section note, and Go and Ruby doc tools read it so too."""
+    return _DOC_COMMENT.match(doc.src, node.start_byte) is not None
 
 
 def _place(doc: _Doc, defs: Sequence[_Def], low: int, high: int) -> None:
