@@ -143,7 +143,9 @@ def index_identity(index_dir: Path) -> str:
 
 
 def _plain(info: os.stat_result) -> bool:
-    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+    """A regular file with no other name. A link count of 0 is a file SQLite is deleting as this
+    stat reads it (its last connection closing removes the -shm and -wal files)."""
+    return stat.S_ISREG(info.st_mode) and info.st_nlink <= 1
 
 
 def _not_plain(index_dir: Path, name: str) -> str:

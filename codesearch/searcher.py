@@ -166,8 +166,9 @@ class Searcher:
             raise CodesearchError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         chosen_task = query_task(query, task)
         allowed = self._allowed(language, path_glob, here)
-        candidates = self._rank(query, chosen_task, mode, max(k, CANDIDATES), allowed)
-        chunks = self.store.chunks_by_ids([cid for cid, _ in candidates])
+        found = self._rank(query, chosen_task, mode, max(k, CANDIDATES), allowed)
+        chunks = self.store.chunks_by_ids([cid for cid, _ in found])
+        candidates = [(cid, score) for cid, score in found if cid in chunks]  # a writer may have removed some meanwhile
         ranked = (rerank(query, candidates, chunks) if mode == "hybrid" else candidates)[:k]
         return SearchResult(query, chosen_task, mode, [_hit(chunks[cid], score) for cid, score in ranked])
 

@@ -32,7 +32,7 @@ def ask_until(index_dir: str, out: Path, stop: Path, seed: int) -> None:
             failed = result.exception is not None and not isinstance(result.exception, SystemExit)
             record = {
                 "query": query, "mode": mode, "exit": result.exit_code, "stderr": result.stderr,
-                "hits": json.loads(result.stdout)["results"] if result.exit_code in (0, 1) else None,
+                "hits": json.loads(result.stdout)["results"] if result.exit_code in (0, 1) and not failed else None,
                 "exception": repr(result.exception) if failed else None,
             }
             answers.write(json.dumps(record) + "\n")
