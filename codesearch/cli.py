@@ -280,11 +280,13 @@ def _location(text: str) -> tuple[str, int | None]:
 
 
 def _read_batch(source: str) -> list[str]:
+    """The lines of the batch; bytes that are not UTF-8 are kept (as surrogates), so that their
+    line is answered with an error and the others are still searched."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise CodesearchError(f"cannot read batch file {source}: {exc.strerror}") from exc
-    return text.splitlines()
+    return data.decode("utf-8", errors="surrogateescape").splitlines()
 
 
 def _batch_answer(searcher: Searcher, line: str, k: int, options: dict) -> dict:
@@ -367,7 +369,7 @@ def config(
 ) -> None:
     """Print every effective setting and where it came from: environment, config file, pyproject.toml or default.
 
-    Settings are read from CODESEARCH_<KEY> variables, INDEX/config.toml and [tool.codesearch] in
+    Settings are read from CODESEARCH_<KEY> variables, INDEX/config.toml and \\[tool.codesearch] in
     PATH/pyproject.toml, in that order of precedence; flags of `index` override them all.
 
     Example: codesearch config . --json

@@ -170,13 +170,16 @@ def _directory(root: Path) -> Path:
 
 
 def _refuse_local_embedder(values: Mapping[str, object], sources: Mapping[str, str], from_files: set[str]) -> None:
-    """A settings file may not choose the local embedder or its model: it would load and run a
-    model that a cloned repository names, maybe one inside it, without the user asking."""
+    """A settings file may not choose the local embedder or its model, nor name a model by a
+    path for any embedder: it would load a model that a cloned repository names, maybe one
+    inside it, or read files from anywhere, without the user asking."""
     chosen = [key for key in ("embedder", "model") if sources[key] in from_files]
-    if values["embedder"] == "local" and chosen:
+    model = values["model"]
+    by_path = "model" in chosen and isinstance(model, str) and ("/" in model or model.startswith((".", "~")))
+    if chosen and (values["embedder"] == "local" or by_path):
         raise CodesearchError(
             f"{sources[chosen[0]]}: {chosen[0]}: settings files, which a cloned repository can bring, may not choose "
-            "the local embedder or its model; choose them yourself: --embedder local --model NAME, "
+            "the local embedder or name a model by its path; choose them yourself: --embedder local --model NAME, "
             "or CODESEARCH_EMBEDDER=local and CODESEARCH_MODEL=NAME"
         )
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from codesearch.chunker import MAX_LINES
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
-from codesearch.errors import CodesearchError, TextTooLongError
+from codesearch.errors import EXPECTED_FAILURES, CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRule, SourceFile, discover, discover_paths
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
@@ -177,8 +177,25 @@ def _new_embedder(
     that cannot be made (no API key, no torch) then leaves no index behind, rather than one
     without an embedder that `ask` refuses. None for an index that has its embedder already."""
     if full or not (index_dir / DB_NAME).exists():
-        return create_embedder(spec or default_spec(), options)
+        return create_embedder(spec or _recorded_spec(index_dir) or default_spec(), options)
     return None
+
+
+def _recorded_spec(index_dir: Path) -> EmbedderSpec | None:
+    """The embedder a rebuilt index was built with, when nothing chose one: `--full` rebuilds,
+    it does not switch (to jina because JINA_API_KEY is set, or to default dims). None when
+    there is no readable index of this machine's making to say."""
+    try:
+        store = Store.open(index_dir)
+    except EXPECTED_FAILURES:
+        return None
+    try:
+        saved = json.loads(store.get_meta("embedder") or "null")
+    except (*EXPECTED_FAILURES, ValueError):
+        saved = None
+    finally:
+        store.close()
+    return EmbedderSpec(saved["backend"], saved["model"], saved["dims"]) if isinstance(saved, dict) else None
 
 
 def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:

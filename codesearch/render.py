@@ -56,7 +56,7 @@ def sync_summary(report: SyncReport) -> str:
     skipped = sum(report.skipped.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
     parts = [
-        f"indexed {report.files:,} files ({report.files_changed:,} changed, {report.files_deleted:,} deleted), "
+        f"indexed {plural(report.files, 'file')} ({report.files_changed:,} changed, {report.files_deleted:,} deleted), "
         f"{report.chunks:,} chunks: {report.embedded:,} embedded now, {report.reused:,} reused",
     ]
     if skipped:

@@ -157,6 +157,7 @@ class Searcher:
         query = query.strip()
         if not query:
             raise CodesearchError("empty query; say what you are looking for, e.g. codesearch ask \"parse json\"")
+        _check_utf8(query, "the query")
         if len(query) > MAX_QUERY_CHARS:
             raise CodesearchError(
                 f"query is {len(query):,} characters long; at most {MAX_QUERY_CHARS:,} are searched: "
@@ -211,6 +212,7 @@ class Searcher:
 
     def _indexed_path(self, path: str) -> str:
         """`path` relative to the root, POSIX; an absolute path must lie inside the root."""
+        _check_utf8(path, f"the path {path!r}")
         given = Path(path)
         if not given.is_absolute():
             return given.as_posix().removeprefix("./")
@@ -265,6 +267,15 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> li
         for cid, score in ranking:
             scores[cid] = scores.get(cid, 0.0) + weight * ((score - low) / span if span > 0 else 1.0)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _check_utf8(text: str, what: str) -> None:
+    """Text from a command line or a batch file may carry bytes that are not UTF-8 (as
+    surrogates); the index holds UTF-8 only, so such text matches nothing and is said so."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CodesearchError(f"{what} is not valid UTF-8; nothing in the index can match it") from None
 
 
 def _language(name: str | None) -> str | None:

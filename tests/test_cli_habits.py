@@ -140,3 +140,21 @@ def test_text_paths_are_relative_to_the_current_directory(indexed: Path, cli, mo
     assert first.startswith("debounce.js:"), first
     assert json.loads(cli("ask", "debounce", "-k", "1", "--json").stdout)["results"][0]["path"] == "web/debounce.js"
     assert os.getcwd() == str(indexed / "web")
+
+
+# --- bytes that are not UTF-8 ------------------------------------------------------------------------
+
+
+def test_batch_file_with_a_line_that_is_not_utf8_answers_that_line_with_an_error(indexed: Path, cli, tmp_path: Path) -> None:
+    batch = tmp_path / "queries.txt"
+    batch.write_bytes(b"parse json\n\xff\xfe bad\nfibonacci\n")
+    result = cli("ask", "--batch", str(batch), "-k", "1", "--index", indexed)
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in answer) for answer in answers] == [False, True, False]
+    assert "not valid UTF-8" in answers[1]["error"]
+
+
+def test_similar_with_a_path_that_is_not_utf8_is_one_line(indexed: Path, cli) -> None:
+    line = one_line_error(cli("similar", "caf\udce9.py:1", "--index", indexed))
+    assert "not valid UTF-8" in line

@@ -114,6 +114,14 @@ def test_watch_refuses_an_index_built_with_other_dims_than_configured(repo: Path
     assert done.stderr.strip().endswith("(dims set by env CODESEARCH_DIMS)")
 
 
+def test_full_rebuild_keeps_the_recorded_embedder_when_nothing_chooses_one(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("index", repo, "--dims", "64", "--quiet").exit_code == 0
+    monkeypatch.setenv("JINA_API_KEY", "jina_test_key")  # would make jina the default for a new index
+    result = cli("index", repo, "--full", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["embedder"].startswith("static:") and ":64:" in json.loads(result.stdout)["embedder"]
+
+
 def test_environment_lists_are_comma_separated(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODESEARCH_LANGUAGES", "python, go")
     monkeypatch.setenv("CODESEARCH_IGNORE", "web/,*.md")

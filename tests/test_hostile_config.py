@@ -23,7 +23,7 @@ MEMORY_CAP = 2 << 30
 """Address space for the child: ample for `index` (it runs in 1 GiB), soon hit by reading /dev/zero."""
 TIMEOUT_S = 60
 MIB = 1 << 20
-REFUSAL = "settings files, which a cloned repository can bring, may not choose the local embedder or its model"
+REFUSAL = "settings files, which a cloned repository can bring, may not choose the local embedder or name a model by its path"
 
 
 @pytest.fixture(autouse=True)
@@ -176,6 +176,14 @@ def test_repository_cannot_choose_the_local_model(repo: Path, cli, monkeypatch: 
     assert result.exit_code == 2
     assert result.stderr.startswith(f"codesearch: error: {pyproject} [tool.codesearch]: model: {REFUSAL}; ")
     assert "codesearch.embedders.local" not in sys.modules
+
+
+def test_repository_cannot_name_a_model_directory_for_any_embedder(repo: Path, cli, tmp_path: Path) -> None:
+    pyproject = write_pyproject(repo, f'embedder = "static"\nmodel = "{tmp_path / "elsewhere"}"')
+    result = cli("index", repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"codesearch: error: {pyproject} [tool.codesearch]: ")
+    assert "name a model by its path" in result.stderr
 
 
 def test_user_may_choose_the_local_embedder(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:

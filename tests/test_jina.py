@@ -197,7 +197,7 @@ def test_dropped_connection_is_retried(make, server):
 def test_timeout_is_retried(make, server):
     server.latency = 0.5
     embedder = make(timeout=0.2, max_retries=1)
-    assert "gave up after 1 retries (last: timed out)" in failure(embedder)
+    assert "gave up after 1 retry (last: timed out)" in failure(embedder)
     assert len(server.requests) == 2
 
 
@@ -210,7 +210,7 @@ def test_gives_up_after_the_retry_budget(make, server):
 
 def test_unreachable_api_gives_up_cleanly(make):
     embedder = make(base_url="http://127.0.0.1:9/v1", max_retries=1)
-    assert "gave up after 1 retries (last: connection failed" in failure(embedder)
+    assert "gave up after 1 retry (last: connection failed" in failure(embedder)
 
 
 def test_wait_longer_than_five_minutes_is_reported_not_slept(make, server):

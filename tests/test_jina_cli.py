@@ -110,7 +110,7 @@ def test_outage_mid_index_loses_nothing_and_resumes(tmp_path: Path, cli, server:
 
     failed = cli("index", repo)
     assert failed.exit_code == 2
-    gave_up = "gave up after 1 retries (last: 503 Service Unavailable)"
+    gave_up = "gave up after 1 retry (last: 503 Service Unavailable)"
     assert failed.stderr == f"codesearch: error: Jina API at {server.url}: {gave_up}\n"
     kept = status_json(cli, repo)["chunks"]
     assert 0 < kept < oracle

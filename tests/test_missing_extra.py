@@ -19,5 +19,6 @@ def test_local_embedder_without_torch_names_the_extra(repo: Path) -> None:
     )
     assert result.returncode != 0
     assert result.stderr.startswith("codesearch: error: the local embedder needs torch and transformers")
-    assert result.stderr.endswith(' pip install "codesearch[local]"\n') and result.stderr.count("\n") == 1
+    assert result.stderr.endswith(' `pip install torch transformers huggingface-hub`\n') and result.stderr.count("\n") == 1
+    assert '`pip install ".[local]"`' in result.stderr
     assert "Traceback" not in result.stderr

@@ -414,7 +414,7 @@ class JinaEmbedder:
                 last = retry
                 if attempt < self.max_retries:
                     cancel.wait(self._retry_delay(attempt, retry.wait))
-        retries = f"gave up after {self.max_retries} retries (last: {last.reason})"
+        retries = f"gave up after {self.max_retries} {'retry' if self.max_retries == 1 else 'retries'} (last: {last.reason})"
         raise self._error(f"Jina API at {self.base_url}: {retries}")
 
     def _body(self, texts: list[str], task: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ try:  # the optional `local` extra: without it, one line saying what to install,
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 except ImportError as error:
     raise CodesearchError(
-        f'the local embedder needs torch and transformers ({error}): pip install "codesearch[local]"'
+        f"the local embedder needs torch and transformers ({error}): from a checkout of codesearch, "
+        '`pip install ".[local]"`; else `pip install torch transformers huggingface-hub`'
     ) from error
 
 DEFAULT_MODEL = "jinaai/jina-code-embeddings-0.5b"
