@@ -1,6 +1,7 @@
 """Split a source file into retrieval chunks.
 
-Grammar languages are parsed with tree-sitter; `grammars/<language>.scm` names the definitions
+Grammar languages are parsed with tree-sitter; `grammars/<language>.scm` (after a family's shared
+file: JavaScript and TypeScript read `grammars/ecmascript.scm` first) names the definitions
 (`@definition.function`, `@definition.method`, `@definition.class`/`.struct`/`.interface`/...,
 each with `@name`, optionally `@body` and `@scope`). Everything else is generic and table-driven:
 nesting of the captured nodes gives qualified symbols, top-level code between definitions becomes
@@ -33,13 +34,14 @@ class _Grammar(NamedTuple):
     module: str  # the tree-sitter wheel, imported on first use
     factory: str  # its function returning the language pointer
     query: str  # grammars/<query>.scm
+    shared: str = ""  # grammars/<shared>.scm first: patterns languages of one family share
 
 
 _GRAMMARS: dict[str, _Grammar] = {
     "python": _Grammar("tree_sitter_python", "language", "python"),
-    "javascript": _Grammar("tree_sitter_javascript", "language", "javascript"),
-    "typescript": _Grammar("tree_sitter_typescript", "language_typescript", "typescript"),
-    "tsx": _Grammar("tree_sitter_typescript", "language_tsx", "typescript"),
+    "javascript": _Grammar("tree_sitter_javascript", "language", "javascript", "ecmascript"),
+    "typescript": _Grammar("tree_sitter_typescript", "language_typescript", "typescript", "ecmascript"),
+    "tsx": _Grammar("tree_sitter_typescript", "language_tsx", "typescript", "ecmascript"),
     "go": _Grammar("tree_sitter_go", "language", "go"),
     "rust": _Grammar("tree_sitter_rust", "language", "rust"),
     "java": _Grammar("tree_sitter_java", "language", "java"),
@@ -208,8 +210,9 @@ def _compiled(language: str) -> tuple[Language, Query]:
     """Language and chunk query, built once per process (the wheel is imported here, lazily)."""
     grammar = _GRAMMARS[language]
     lang = Language(getattr(importlib.import_module(grammar.module), grammar.factory)())
-    scm = _GRAMMAR_DIR / f"{grammar.query}.scm"
-    return lang, Query(lang, scm.read_text(encoding="utf-8"))
+    names = [name for name in (grammar.shared, grammar.query) if name]
+    source = "\n".join((_GRAMMAR_DIR / f"{name}.scm").read_text(encoding="utf-8") for name in names)
+    return lang, Query(lang, source)
 
 
 def _parser(language: str) -> Parser:
