@@ -185,8 +185,11 @@ def ask(
         if batch is None:
             matched = _show(searcher, searcher.search(query or "", k, **options), output, context)
         else:
-            answers = [_batch_answer(searcher, line, k, options) for line in lines]
-            matched = _echo("\n".join(json.dumps(answer) for answer in answers)) and any(a.get("results") for a in answers)
+            matched = False
+            for line in lines:  # each answer as soon as it is known: a long batch streams
+                answer = _batch_answer(searcher, line, k, options)
+                typer.echo(json.dumps(answer))
+                matched = matched or bool(answer.get("results"))
     _exit_unless(matched)
 
 
