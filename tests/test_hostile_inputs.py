@@ -193,3 +193,12 @@ def test_mcp_search_with_a_query_of_megabytes_is_a_quick_tool_error(mcp_client: 
 def test_mcp_search_declares_the_query_limit(mcp_client: Client) -> None:
     tools = {tool.name: tool for tool in mcp_client.portal.call(mcp_client.session.list_tools).tools}
     assert tools["search"].input_schema["properties"]["query"]["maxLength"] == MAX_QUERY_CHARS
+
+
+def test_an_api_base_holding_a_line_break_is_one_line(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_API_KEY", "jina_visible_key")
+    monkeypatch.setenv("JINA_API_BASE", "http://127.0.0.1:9/v1\nx")
+    result = cli("index", repo, "--embedder", "jina")
+    assert result.exit_code == 2
+    assert "JINA_API_BASE must be an http(s) URL of visible ASCII" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

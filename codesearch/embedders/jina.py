@@ -526,7 +526,9 @@ def _checked_key(key: str) -> str:
 
 
 def _checked_base_url(url: str) -> str:
-    """An http(s) URL without the trailing slash."""
-    if not url.startswith(("http://", "https://")):
-        raise CodesearchError(f"JINA_API_BASE must be an http(s) URL, got {url!r}")
+    """An http(s) URL of visible ASCII (a pasted line break would reach httpx as a traceback),
+    without surrounding space or the trailing slash."""
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or not all("!" <= char <= "~" for char in url):
+        raise CodesearchError(f"JINA_API_BASE must be an http(s) URL of visible ASCII characters, got {url!r}")
     return url.rstrip("/")
