@@ -197,7 +197,7 @@ class Watcher:
         logger = logging.getLogger("watchdog")
         logger.addHandler(log)
         try:
-            observer = self._start_observer()
+            observer = self._started_observer()
             try:
                 yield
             finally:
@@ -209,6 +209,17 @@ class Watcher:
     def _events_lost(self) -> None:
         self._notify(Notice("the kernel dropped file events (inotify queue overflow); syncing everything", warning=True))
         self._pending.add((), full=True)
+
+    def _started_observer(self) -> BaseObserver:
+        """`_start_observer`, or one line where the tree is too deep for it: watchdog and
+        `os.walk` (Python 3.11) walk directories recursively, about a thousand levels at most."""
+        try:
+            return self._start_observer()
+        except RecursionError:
+            raise CodesearchError(
+                f"{self.root} is too deeply nested to watch (file events are set up one directory level "
+                "at a time, recursively); index it with `codesearch index` instead"
+            ) from None
 
     def _start_observer(self) -> BaseObserver:
         """Native events when the platform has them and the watch limit allows, else polling.

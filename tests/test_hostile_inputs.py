@@ -202,3 +202,10 @@ def test_an_api_base_holding_a_line_break_is_one_line(repo: Path, cli, monkeypat
     assert result.exit_code == 2
     assert "JINA_API_BASE must be an http(s) URL of visible ASCII" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_watch_on_a_tree_too_deep_to_watch_is_one_line(deep: Path, cli) -> None:
+    result = cli("watch", deep)
+    assert result.exit_code == 2
+    assert "too deeply nested to watch" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
