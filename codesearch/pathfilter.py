@@ -2,9 +2,10 @@
 
 A pattern with a slash inside is anchored where the user stands (`src/lib`, `src/*.py`,
 `./cli`, `..`), one that starts with `/` at the indexed root; one without matches a file or
-directory name at any depth (`sessions.py`, `*.py`, `tests`, `src/`). A pattern names everything below a directory it matches, so
-`src`, `src/` and `src/*` agree. `*` also crosses `/`, as it always has in `--path`. Several
-patterns: a path passes when it matches any inclusion (or there is none) and no exclusion.
+directory name at any depth (`sessions.py`, `*.py`, `tests`, `src/`). A pattern names
+everything below a directory it matches, so `src`, `src/` and `src/*` agree. `*` also crosses
+`/`, as it always has in `--path`. Several patterns: a path passes when it matches any
+inclusion (or there is none) and no exclusion.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class _Pattern:
+    """One pattern: `glob` against the whole root-relative path when `anchored`, else against
+    each of its names."""
+
     glob: str
     anchored: bool
 
