@@ -302,14 +302,18 @@ def _batch_answer(searcher: Searcher, line: str, k: int, options: dict) -> dict:
 
 @app.command()
 @friendly
-def status(index_dir: Optional[Path] = IndexOption, as_json: bool = JsonOption) -> None:
+def status(
+    path: Optional[Path] = typer.Argument(None, help="A directory in the indexed repository; its index is found walking up from there (default: here)."),
+    index_dir: Optional[Path] = IndexOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Show what the index holds and how many files changed since the last sync.
 
-    Example: codesearch status --json
+    Example: codesearch status ~/src/myrepo --json
     """
     from codesearch.status import index_status
 
-    info = index_status(index_dir)
+    info = index_status(index_dir, start=path)
     if as_json:
         typer.echo(json.dumps(info.__dict__))
     else:

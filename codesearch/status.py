@@ -27,10 +27,12 @@ class IndexStatus:
     tokens_used: int
 
 
-def index_status(index_dir: Path | None = None) -> IndexStatus:
-    """Compares stat data only (no reads), so it stays quick on large trees. The root walked is
-    the one the index records, which `Store.open` trusts only in an index built where it lies."""
-    found = find_index(index_dir)
+def index_status(index_dir: Path | None = None, start: Path | None = None) -> IndexStatus:
+    """Compares stat data only (no reads), so it stays quick on large trees. The index is
+    `index_dir`, else found walking up from `start` (default: the current directory). The root
+    walked is the one the index records, which `Store.open` trusts only in an index built where
+    it lies."""
+    found = find_index(index_dir, start=start)
     store = Store.open(found)
     try:
         root = Path(store.get_meta("root") or found.parent)

@@ -48,3 +48,11 @@ def test_status_without_index_is_one_line_error(tmp_path: Path, cli, monkeypatch
     result = cli("status")
     assert result.exit_code == 2
     assert "codesearch index" in result.stderr
+
+
+def test_status_takes_the_repository_as_index_does(indexed: Path, cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CODESEARCH_INDEX", raising=False)
+    result = cli("status", indexed / "src", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["root"] == str(indexed)
