@@ -83,6 +83,16 @@ def test_a_name_made_of_the_query_words_comes_first(tmp_path: Path, cli) -> None
     assert top_paths(cli, root, "parse config")[0] == "app/settings.py"
 
 
+def test_a_files_third_and_later_chunks_yield_to_another_file(tmp_path: Path, cli) -> None:
+    parsers = "".join(f"def parse_json_{name}(text):\n    return json_parse(text, {name!r})\n\n\n" for name in "abcdef")
+    other = "def parse_json_file(path):\n    return parse_json_text(open(path).read())\n"
+    root = write_repo(tmp_path / "repo", {"lib/parsers.py": parsers, "lib/reader.py": other})
+    assert cli("index", root, "--quiet").exit_code == 0
+    ranked = top_paths(cli, root, "parse json", k=7)
+    assert ranked[:2] == ["lib/parsers.py", "lib/parsers.py"]
+    assert "lib/reader.py" in ranked[:5]  # last of seven without the spread
+
+
 @pytest.mark.parametrize(
     ("path", "support"),
     [
