@@ -23,12 +23,12 @@ from codesearch.chunker import MAX_LINES
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRule, SourceFile, discover, discover_paths
-from codesearch.locate import index_dir_for_root, prepare_index_dir
+from codesearch.locate import UntrustedIndex, check_index_dir, index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
-from codesearch.store import DB_NAME, FileState, Store, built_elsewhere, discard_damaged
+from codesearch.store import DB_NAME, FileState, Store, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
 from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity, remove_stale_temporaries
 
@@ -148,8 +148,9 @@ def sync(
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
     index_dir = index_dir_for_root(root, index_dir)
-    full = full or built_elsewhere(index_dir)
-    new = _new_embedder(index_dir, spec, embedder_options, full)
+    untrusted, recorded = _prior(index_dir)
+    full = full or untrusted
+    new = _new_embedder(index_dir, spec or recorded, embedder_options, full)
     prepare_index_dir(index_dir)
     if full:
         discard_damaged(index_dir)
@@ -177,25 +178,36 @@ def _new_embedder(
     that cannot be made (no API key, no torch) then leaves no index behind, rather than one
     without an embedder that `ask` refuses. None for an index that has its embedder already."""
     if full or not (index_dir / DB_NAME).exists():
-        return create_embedder(spec or _recorded_spec(index_dir) or default_spec(), options)
+        return create_embedder(spec or default_spec(), options)
     return None
 
 
-def _recorded_spec(index_dir: Path) -> EmbedderSpec | None:
-    """The embedder a rebuilt index was built with, when nothing chose one: `--full` rebuilds,
-    it does not switch (to jina because JINA_API_KEY is set, or to default dims). None when
-    there is no readable index of this machine's making to say."""
+def _prior(index_dir: Path) -> tuple[bool, EmbedderSpec | None]:
+    """What an index already in `index_dir` says, from one open before anything is written:
+    whether it must not be trusted (it came with the repository, see `Store.open`: a writer
+    rebuilds it from scratch), and the embedder a trusted one records, which a rebuild keeps
+    when nothing chooses another (`--full` does not switch to jina because JINA_API_KEY is set,
+    nor to the default dims). An index directory that is a link or another user's is refused
+    here (CodesearchError)."""
+    check_index_dir(index_dir)
     try:
         store = Store.open(index_dir)
-    except EXPECTED_FAILURES:
-        return None
+    except UntrustedIndex:
+        return True, None
+    except EXPECTED_FAILURES:  # no index yet, or a damaged one: the writer's own open reports it
+        return False, None
     try:
         saved = json.loads(store.get_meta("embedder") or "null")
     except (*EXPECTED_FAILURES, ValueError):
         saved = None
     finally:
         store.close()
-    return EmbedderSpec(saved["backend"], saved["model"], saved["dims"]) if isinstance(saved, dict) else None
+    return False, _recorded_spec(saved) if isinstance(saved, dict) else None
+
+
+def _recorded_spec(saved: Mapping[str, object]) -> EmbedderSpec:
+    """The spec of an embedder as the index's meta records it."""
+    return EmbedderSpec(saved["backend"], saved["model"], saved["dims"])  # type: ignore[arg-type]
 
 
 def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
@@ -237,7 +249,7 @@ def open_embedder(
     differing = _differs(spec, saved) if spec is not None else {}
     if differing:
         raise EmbedderMismatch(saved["signature"], differing)
-    embedder = create_embedder(EmbedderSpec(saved["backend"], saved["model"], saved["dims"]), options)
+    embedder = create_embedder(_recorded_spec(saved), options)
     if embedder.signature != saved["signature"]:
         raise CodesearchError(
             f"this index was built with {saved['signature']} but this codesearch provides {embedder.signature}; "

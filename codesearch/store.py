@@ -525,20 +525,6 @@ def discard_damaged(index_dir: Path) -> bool:
     return True
 
 
-def built_elsewhere(index_dir: Path) -> bool:
-    """Whether `index_dir` holds an index that must not be trusted (see `Store.open`), which a
-    writer rebuilds from scratch. An index directory that is a link or another user's is refused
-    instead (CodesearchError); a damaged database is left for the writer to report."""
-    check_index_dir(index_dir)
-    try:
-        Store.open(index_dir).close()
-    except UntrustedIndex:
-        return True
-    except CodesearchError:  # no index yet, or a damaged one: the writer's own open reports it
-        return False
-    return False
-
-
 def _is_damaged(index_dir: Path) -> bool:
     try:
         store = Store.open(index_dir)
