@@ -175,11 +175,11 @@ def ask(
     from codesearch.searcher import Searcher
 
     output = _output_format(as_json, vimgrep, files_only, context)
+    if batch is not None and output not in (TEXT, "--json"):
+        raise CodesearchError(f"--batch prints JSON Lines; it does not take {output}")
     if batch is None and query is None:
         raise CodesearchError('empty query; say what you are looking for, e.g. codesearch ask "parse json"')
     lines = _read_batch(batch) if batch is not None else []
-    if batch is not None and output not in (TEXT, "--json"):
-        raise CodesearchError(f"--batch prints JSON Lines; it does not take {output}")
     with Searcher(index_dir, on_notice=_notice) as searcher:
         options = {"mode": mode, "task": task, "language": lang, "path_glob": path_glob, "here": _here(searcher)}
         if batch is None:
@@ -263,11 +263,10 @@ def _show(searcher: Searcher, result: SearchResult, output: str, context: int | 
     return bool(result.hits)
 
 
-def _echo(text: str) -> bool:
-    """No hits print nothing at all, as grep does, rather than an empty line; whether it printed."""
+def _echo(text: str) -> None:
+    """No hits print nothing at all, as grep does, rather than an empty line."""
     if text:
         typer.echo(text)
-    return bool(text)
 
 
 def _location(text: str) -> tuple[str, int | None]:

@@ -10,7 +10,8 @@ Both files can come with a cloned repository (`.codesearch/` is committed as eas
 at most a MiB (a symlink, a device or a pipe is an error, like any file that cannot be read,
 rather than settings skipped); its `max_file_size` may lower the built-in limit but never
 raise it (a higher one is clamped, its source saying so); and it may not choose the local
-embedder or its model, which would load a model the repository names without the user asking.
+embedder or its model, nor name a model by a path for any embedder, which would load a model the
+repository names, or read files anywhere, without the user asking.
 Flags and the environment, the user's own, may set anything.
 """
 
@@ -155,7 +156,7 @@ def load_config(
         sources.setdefault(key, DEFAULT)
         values.setdefault(key, defaults[key])
     from_files = {source for source, _ in file_layers}
-    _refuse_local_embedder(values, sources, from_files)
+    _refuse_models_from_files(values, sources, from_files)
     _lower_max_file_size(values, sources, from_files)
     return Config(root=root, index_dir=index_dir, sources=sources, **values)  # type: ignore[arg-type]
 
@@ -169,7 +170,7 @@ def _directory(root: Path) -> Path:
     raise CodesearchError(f"path not found or not a directory: {root}")
 
 
-def _refuse_local_embedder(values: Mapping[str, object], sources: Mapping[str, str], from_files: set[str]) -> None:
+def _refuse_models_from_files(values: Mapping[str, object], sources: Mapping[str, str], from_files: set[str]) -> None:
     """A settings file may not choose the local embedder or its model, nor name a model by a
     path for any embedder: it would load a model that a cloned repository names, maybe one
     inside it, or read files from anywhere, without the user asking."""
