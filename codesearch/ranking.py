@@ -138,8 +138,8 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
 
 
 def rerank(query: str, ranked: list[tuple[int, float]], chunks: dict[int, Chunk]) -> list[tuple[int, float]]:
-    """`ranked` (chunk id, fused score) reordered by the signals; ids without a chunk are dropped."""
-    scored = [(cid, _score(query, score, chunks[cid])) for cid, score in ranked if cid in chunks]
+    """`ranked` (chunk id, fused score; each id's chunk in `chunks`) reordered by the signals."""
+    scored = [(cid, _score(query, score, chunks[cid])) for cid, score in ranked]
     return spread_over_files(_best_first(scored), chunks)
 
 

@@ -516,7 +516,7 @@ def _checked_key(key: str) -> str:
             "JINA_API_KEY is not set: export your Jina API key (https://jina.ai/embeddings) "
             "or pick another embedder with --embedder"
         )
-    odd = next((i for i, char in enumerate(key) if not "!" <= char <= "~"), None)
+    odd = _first_invisible(key)
     if odd is not None:
         raise CodesearchError(
             f"JINA_API_KEY has U+{ord(key[odd]):04X} at character {odd + 1} of {len(key)}, and an API key is "
@@ -525,10 +525,16 @@ def _checked_key(key: str) -> str:
     return key
 
 
+def _first_invisible(text: str) -> int | None:
+    """Where `text` first holds a character outside visible ASCII, which no HTTP header or URL
+    carries as it is (a line break, a control character, a space); None when nowhere."""
+    return next((i for i, char in enumerate(text) if not "!" <= char <= "~"), None)
+
+
 def _checked_base_url(url: str) -> str:
     """An http(s) URL of visible ASCII (a pasted line break would reach httpx as a traceback),
     without surrounding space or the trailing slash."""
     url = url.strip()
-    if not url.startswith(("http://", "https://")) or not all("!" <= char <= "~" for char in url):
+    if not url.startswith(("http://", "https://")) or _first_invisible(url) is not None:
         raise CodesearchError(f"JINA_API_BASE must be an http(s) URL of visible ASCII characters, got {url!r}")
     return url.rstrip("/")
