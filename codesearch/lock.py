@@ -50,8 +50,8 @@ def writer_active(index_dir: Path) -> bool:
     """Whether a live process holds the writer lock at this moment (a probe that takes nothing
     a writer waits on for longer than its retry interval)."""
     try:
-        fd = os.open(index_dir / WRITER_LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        fd = open_state_file(index_dir / WRITER_LOCK, os.O_RDONLY)
+    except (OSError, CodesearchError):  # none, or not a lock codesearch made: no writer holds it
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

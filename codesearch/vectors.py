@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import struct
 import tempfile
 import time
@@ -34,7 +33,9 @@ from typing import Callable, Iterable, Sequence
 import faiss
 import numpy as np
 
+from codesearch.errors import CodesearchError
 from codesearch.locate import VECTORS_NAME as VECTORS_NAME  # its name, defined with the index directory's other files
+from codesearch.locate import open_state_file
 
 EXACT_MAX = 100_000
 """Above this many vectors the binary kind is used (an exact index of 100k 256-d vectors is 100 MB)."""
@@ -254,17 +255,15 @@ def _file_size(kind: int, dims: int, count: int) -> int:
 
 
 def _read_plain(path: Path, most_bytes: int) -> bytes | None:
-    """The file's bytes if it is a plain file of at most `most_bytes`, opened without following a
-    link or waiting on a FIFO; else None."""
+    """The file's bytes if it is a plain file of at most `most_bytes`, opened as codesearch opens
+    all its own files (`locate.open_state_file`: no link followed, no FIFO waited on); else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > most_bytes:
-                return None
-            return handle.read(info.st_size)
-    except OSError:
+        fd = open_state_file(path, os.O_RDONLY)
+    except (OSError, CodesearchError):
         return None
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(fd).st_size
+        return handle.read(size) if size <= most_bytes else None
 
 
 def _raw(array: np.ndarray) -> np.ndarray:
