@@ -224,9 +224,9 @@ def similar(
 
 def _here(searcher: Searcher) -> str:
     """Where `--path` patterns with a slash start: the current directory, relative to the root."""
-    from codesearch.pathfilter import relative_inside
+    from codesearch.files import relative_inside
 
-    return relative_inside(searcher.root, Path.cwd())
+    return relative_inside(str(searcher.root), Path.cwd()) or ""
 
 
 def _exit_unless(matched: bool) -> None:

@@ -274,7 +274,7 @@ class IgnoreRules:
 
     def __init__(self, root: Path, index_dir: Path | None = None, extra: Iterable[str] = ()) -> None:
         self.root = os.path.abspath(root)
-        self._index_relpath = _relative_inside(self.root, index_dir) if index_dir else None
+        self._index_relpath = relative_inside(self.root, index_dir) if index_dir else None
         self._top = _work_tree_top(self.root)
         self._base = (_Layer("", DEFAULT_IGNORES, DEFAULTS_SOURCE, numbered=False), *_outer_layers(self.root, self._top))
         configured = _Layer("", extra, SETTING_SOURCE, numbered=False)
@@ -601,7 +601,7 @@ def _is_generated(root: str, parent: str, name: str) -> bool:
     return any(os.path.lexists(os.path.join(root, parent, manifest)) for manifest in manifests)
 
 
-def _relative_inside(root: str, path: str | Path) -> str | None:
+def relative_inside(root: str, path: str | Path) -> str | None:
     """Where `path` really is, relative to `root` in POSIX form ("" for the root itself), or
     None when it lies outside: symlinks are resolved on both sides.
     """
@@ -771,7 +771,7 @@ class _Walk:
 
     def _link_problem(self, path: str) -> str | None:
         """Why not to follow a symlinked directory: its target is outside, an ancestor, or indexed anyway."""
-        target_relpath = _relative_inside(self.root, path)
+        target_relpath = relative_inside(self.root, path)
         if target_relpath is None:
             return "symlink leaving root"
         try:
@@ -788,7 +788,7 @@ class _Walk:
         """The entry of directory `base` as a SourceFile, or None when it has no language or is
         skipped (reported).
         """
-        leaves_root = entry.is_symlink() and _relative_inside(self.root, entry.path) is None
+        leaves_root = entry.is_symlink() and relative_inside(self.root, entry.path) is None
         language = detect_language(relpath)
         if language is None and not leaves_root and needs_head(relpath) and entry.is_file():
             language = detect_language(relpath, _read_head(entry.path))

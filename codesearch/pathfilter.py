@@ -14,7 +14,6 @@ import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,3 @@ def _parse(text: str, here: str) -> _Pattern:
         return _Pattern(text or "*", anchored=False)
     joined = posixpath.normpath(posixpath.join("" if rooted else here, text))
     return _Pattern("*" if joined == "." else joined, anchored=True)
-
-
-def relative_inside(root: Path, path: Path) -> str:
-    """`path` relative to `root`, POSIX; "" for the root itself or a place outside it."""
-    base, here = root.resolve(), path.resolve()
-    if not here.is_relative_to(base) or here == base:
-        return ""
-    return here.relative_to(base).as_posix()
