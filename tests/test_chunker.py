@@ -14,130 +14,13 @@ from codesearch.models import Chunk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-EXPECTED: dict[str, list[tuple[str, str, int, int]]] = {
-    "bash": [
-        ("module", "", 1, 5),
-        ("function", "log", 7, 10),
-        ("function", "build", 12, 15),
-        ("function", "deploy", 17, 21),
-        ("module", "", 23, 24),
-    ],
-    "c": [
-        ("module", "", 1, 4),
-        ("class", "ring", 6, 11),
-        ("class", "status_t", 13, 16),
-        ("module", "", 18, 18),
-        ("function", "ring_new", 20, 30),
-        ("function", "ring_push", 32, 37),
-    ],
-    "cpp": [
-        ("module", "", 1, 6),
-        ("class", "Matrix", 8, 22),
-        ("method", "Matrix.Matrix", 10, 10),
-        ("method", "Matrix.at", 12, 14),
-        ("method", "Matrix.transpose", 24, 30),
-        ("function", "clamp", 32, 35),
-        ("module", "", 37, 37),
-    ],
-    "csharp": [
-        ("module", "", 1, 5),
-        ("class", "IShelf", 6, 9),
-        ("class", "Shelf", 11, 33),
-        ("method", "Shelf.Shelf", 18, 21),
-        ("method", "Shelf.Add", 23, 30),
-        ("method", "Shelf.Describe", 32, 32),
-        ("class", "Point", 35, 39),
-    ],
-    "go": [
-        ("module", "", 1, 9),
-        ("class", "Store", 11, 15),
-        ("class", "Getter", 17, 20),
-        ("function", "New", 22, 25),
-        ("method", "Store.Get", 27, 36),
-        ("method", "Store.Len", 38, 40),
-    ],
-    "java": [
-        ("module", "", 1, 5),
-        ("class", "Account", 7, 35),
-        ("method", "Account.Account", 13, 15),
-        ("method", "Account.deposit", 17, 24),
-        ("method", "Account.getBalance", 26, 28),
-        ("class", "Account.Listener", 30, 32),
-        ("class", "Account.Kind", 34, 34),
-    ],
-    "javascript": [
-        ("module", "", 1, 3),
-        ("class", "Cart", 5, 25),
-        ("method", "Cart.constructor", 12, 14),
-        ("method", "Cart.add", 16, 19),
-        ("method", "Cart.total", 21, 24),
-        ("function", "describe", 27, 32),
-        ("function", "summary", 34, 34),
-        ("module", "", 36, 37),
-    ],
-    "php": [
-        ("module", "", 1, 7),
-        ("class", "Priced", 9, 12),
-        ("class", "Cart", 14, 34),
-        ("method", "Cart.__construct", 18, 20),
-        ("method", "Cart.add", 22, 28),
-        ("method", "Cart.price", 30, 33),
-        ("function", "format_price", 36, 39),
-        ("module", "", 41, 42),
-    ],
-    "python": [
-        ("module", "", 1, 6),
-        ("class", "Item", 9, 25),
-        ("method", "Item.total", 17, 19),
-        ("class", "Item.Meta", 21, 25),
-        ("method", "Item.Meta.label", 24, 25),
-        ("function", "load_items", 28, 36),
-        ("module", "", 39, 40),
-    ],
-    "ruby": [
-        ("module", "", 1, 3),
-        ("class", "Billing", 5, 28),
-        ("class", "Billing.Invoice", 6, 23),
-        ("method", "Billing.Invoice.initialize", 10, 13),
-        ("method", "Billing.Invoice.add", 15, 18),
-        ("method", "Billing.Invoice.load", 20, 22),
-        ("method", "Billing.tax", 25, 27),
-        ("function", "format_money", 30, 32),
-        ("module", "", 34, 34),
-    ],
-    "rust": [
-        ("module", "", 1, 3),
-        ("class", "Rect", 5, 10),
-        ("class", "Shape", 12, 14),
-        ("class", "Rect", 16, 25),
-        ("method", "Rect.square", 17, 19),
-        ("method", "Rect.scale", 21, 24),
-        ("class", "Rect", 27, 31),
-        ("method", "Rect.area", 28, 30),
-        ("class", "Rect", 33, 37),
-        ("method", "Rect.fmt", 34, 36),
-        ("function", "unit_square", 39, 41),
-    ],
-    "tsx": [
-        ("module", "", 1, 5),
-        ("class", "CounterStore", 7, 18),
-        ("method", "CounterStore.constructor", 10, 12),
-        ("method", "CounterStore.increment", 14, 17),
-        ("function", "Counter", 20, 27),
-        ("function", "Badge", 29, 29),
-        ("module", "", 31, 31),
-    ],
-    "typescript": [
-        ("module", "", 1, 1),
-        ("class", "Job", 3, 7),
-        ("class", "State", 9, 12),
-        ("class", "JobQueue", 14, 33),
-        ("method", "JobQueue.push", 18, 21),
-        ("method", "JobQueue.drain", 23, 32),
-        ("function", "createJob", 35, 37),
-        ("module", "", 39, 40),
-    ],
-}
+
+def expected_chunks(language: str) -> list[tuple[str, str, int, int]]:
+    """The fixture's `chunks.tsv`: kind, symbol, first and last line of each chunk, in order."""
+    rows = (FIXTURES / language / "chunks.tsv").read_text(encoding="utf-8").splitlines()
+    fields = (row.split("\t") for row in rows if not row.startswith("#"))
+    return [(kind, symbol, int(start), int(end)) for kind, symbol, start, end in fields]
+
 
 # (language, class symbol, class start line, signature kept in the class chunk, body line left out)
 CLASS_SUMMARIES = [
@@ -155,7 +38,7 @@ CLASS_SUMMARIES = [
 
 
 def fixture_path(language: str) -> Path:
-    (path,) = (FIXTURES / language).iterdir()
+    (path,) = (p for p in (FIXTURES / language).iterdir() if p.name != "chunks.tsv")
     return path
 
 
@@ -173,18 +56,18 @@ def file_lines(source: bytes, start: int, end: int) -> str:
     return "\n".join(source.decode("utf-8", errors="replace").split("\n")[start - 1 : end])
 
 
-def test_every_grammar_language_has_a_fixture_and_query() -> None:
-    assert GRAMMAR_LANGUAGES == set(EXPECTED)
+def test_every_grammar_language_has_a_fixture_and_its_chunks() -> None:
+    assert GRAMMAR_LANGUAGES == {p.parent.name for p in FIXTURES.glob("*/chunks.tsv")}
     for language in GRAMMAR_LANGUAGES:
         assert fixture_path(language).stat().st_size > 0
 
 
-@pytest.mark.parametrize("language", sorted(EXPECTED))
+@pytest.mark.parametrize("language", sorted(GRAMMAR_LANGUAGES))
 def test_fixture_chunks_are_exact(language: str) -> None:
-    assert triples(chunk_fixture(language)) == EXPECTED[language]
+    assert triples(chunk_fixture(language)) == expected_chunks(language)
 
 
-@pytest.mark.parametrize("language", sorted(EXPECTED))
+@pytest.mark.parametrize("language", sorted(GRAMMAR_LANGUAGES))
 def test_fixture_chunk_text_matches_its_lines(language: str) -> None:
     source = fixture_path(language).read_bytes()
     for chunk in chunk_fixture(language):

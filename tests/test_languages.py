@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from codesearch.chunker import GRAMMAR_LANGUAGES
 from codesearch.languages import ALL_LANGUAGES, detect_language, needs_head
-
-GRAMMAR_LANGUAGES = {
-    "python", "javascript", "typescript", "tsx", "go", "rust", "java",
-    "c", "cpp", "csharp", "ruby", "php", "bash",
-}
 
 
 @pytest.mark.parametrize(
