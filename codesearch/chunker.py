@@ -3,7 +3,10 @@
 Grammar languages are parsed with tree-sitter; `grammars/<language>.scm` (after a family's shared
 file: JavaScript and TypeScript read `grammars/ecmascript.scm` first) names the definitions
 (`@definition.function`, `@definition.method`, `@definition.class`/`.struct`/`.interface`/...,
-each with `@name`, optionally `@body` and `@scope`). Everything else is generic and table-driven:
+each with `@name`, optionally `@body` and `@scope`; `@definition.clause` is one clause of a function
+whose consecutive clauses of one name make one definition, as Haskell equations and Elixir
+heads do) and `@leading`, what besides comments documents the definition after it (Haskell's
+type signature, Elixir's `@doc`). Everything else is generic and table-driven:
 nesting of the captured nodes gives qualified symbols, top-level code between definitions becomes
 "module" chunks, oversized chunks are split at statement boundaries with their signature repeated.
 Markdown is cut at headings and any other text into line windows.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+import warnings
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
+from codesearch import embedded
 from codesearch.models import Chunk
 
 
@@ -51,6 +56,30 @@ _GRAMMARS: dict[str, _Grammar] = {
     "ruby": _Grammar("tree_sitter_ruby", "language", "ruby"),
     "php": _Grammar("tree_sitter_php", "language_php", "php"),
     "bash": _Grammar("tree_sitter_bash", "language", "bash"),
+    "kotlin": _Grammar("tree_sitter_kotlin", "language", "kotlin"),
+    "swift": _Grammar("tree_sitter_swift", "language", "swift"),
+    "scala": _Grammar("tree_sitter_scala", "language", "scala"),
+    "elixir": _Grammar("tree_sitter_elixir", "language", "elixir"),
+    "haskell": _Grammar("tree_sitter_haskell", "language", "haskell"),
+    "lua": _Grammar("tree_sitter_lua", "language", "lua"),
+    "zig": _Grammar("tree_sitter_zig", "language", "zig"),
+    "dart": _Grammar("tree_sitter_dart", "language", "dart"),
+    "sql": _Grammar("tree_sitter_sql", "language", "sql"),
+    "hcl": _Grammar("tree_sitter_hcl", "language", "hcl"),
+    "yaml": _Grammar("tree_sitter_yaml", "language", "yaml"),
+    "toml": _Grammar("tree_sitter_toml", "language", "toml"),
+    "julia": _Grammar("tree_sitter_julia", "language", "julia"),
+    "ocaml": _Grammar("tree_sitter_ocaml", "language_ocaml", "ocaml"),  # .mli too: it reads interfaces
+    "perl": _Grammar("tree_sitter_perl", "language", "perl"),
+    "powershell": _Grammar("tree_sitter_powershell", "language", "powershell"),
+    "solidity": _Grammar("tree_sitter_solidity", "language", "solidity"),
+    "objc": _Grammar("tree_sitter_objc", "language", "objc", "c"),  # .m/.mm: C's functions and types too
+    "groovy": _Grammar("dekobon_tree_sitter_groovy", "language", "groovy"),  # a fork: see pyproject.toml
+    "starlark": _Grammar("tree_sitter_starlark", "language", "starlark"),
+    "makefile": _Grammar("tree_sitter_make", "language", "makefile"),
+    "nix": _Grammar("tree_sitter_nix", "language", "nix"),
+    "fortran": _Grammar("tree_sitter_fortran", "language", "fortran"),
+    "css": _Grammar("tree_sitter_css", "language", "css"),
 }
 
 GRAMMAR_LANGUAGES: frozenset[str] = frozenset(_GRAMMARS)
@@ -58,15 +87,17 @@ GRAMMAR_LANGUAGES: frozenset[str] = frozenset(_GRAMMARS)
 # Next to this module, not via importlib.resources: that fails on editable namespace installs.
 _GRAMMAR_DIR = Path(__file__).with_name("grammars")
 
-_KINDS = {"definition.function": "function", "definition.method": "method"}  # others: class
+_CLAUSE = "definition.clause"
+_KINDS = {"definition.function": "function", "definition.method": "method", _CLAUSE: "function"}  # others: class
 
 # Siblings that document the definition right after them: comments, and the attributes and
 # decorators that some grammars (Rust, TypeScript class bodies) put beside it rather than in it.
-_COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+_COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment", "multiline_comment", "haddock"})
 _LEADING_TYPES = _COMMENT_TYPES | {"attribute_item", "decorator"}
 _INNER_DOC = "inner_doc_comment_marker"  # Rust `//!`, `/*!`: documents the item it sits in
-# `/**` (JSDoc, Javadoc, Doxygen, PHPDoc) and `///` (C#, Rust, Doxygen), not `/**/` or `////`.
-_DOC_COMMENT = re.compile(rb"/\*\*(?![/*])|///(?!/)")
+# `/**` (JSDoc, Javadoc, KDoc, Scaladoc, Doxygen, PHPDoc), `///` (C#, Rust, Swift, Zig, Doxygen),
+# not `/**/` or `////`; Haddock's `-- |` and `{- |`; LuaDoc's `---`, not `----`.
+_DOC_COMMENT = re.compile(rb"/\*\*(?![/*])|///(?!/)|--[ \t]*\||\{-[ \t]*\||---(?!-)")
 
 _NEWLINE_BYTE = ord("\n")
 _WORDY = re.compile(rb"\w")
@@ -82,6 +113,7 @@ _ASCII_ONLY = b" " + bytes(range(1, 128)) + b"_" * 128
 _ASCII_PARSE = frozenset({"bash"})  # grammars whose scanners misread non-ASCII input (_parse_input)
 
 _local = threading.local()
+_LOAD_LOCK = threading.Lock()
 
 _SHALLOW_DEPTH = 3
 """How deep the first query pass starts matches: methods sit at depth 3 in most grammars
@@ -120,12 +152,24 @@ class _Part(NamedTuple):
     text: bytes
 
 
+_Ranges = frozenset[tuple[int, int]]
+"""(start, end) byte ranges of nodes, to tell whether a node is one of them."""
+
+
 class _Capture(NamedTuple):
     node: Node
     kind: str
     name: Node
     scope: Node | None
     body: Node | None
+    clause: bool  # `@definition.clause`: joins the same-named clauses right before it
+
+
+class _Found(NamedTuple):
+    """What the query found in a file: the definitions, and the byte ranges of `@leading` nodes."""
+
+    captures: list[_Capture]
+    leading: _Ranges
 
 
 @dataclass(eq=False)
@@ -135,6 +179,8 @@ class _Def:
     symbol: str
     body: Node | None
     parent: _Def | None
+    clause: bool
+    tail: int  # end byte of its node without trailing space, or of its last clause
     lead: int = 0  # start byte including the doc comments right above
     start: int = 0  # the chunk's byte range once placed among its siblings
     end: int = 0
@@ -171,6 +217,8 @@ def chunk_source(
     path: str, language: str, source: bytes, *, max_lines: int = MAX_LINES, max_chars: int = 6000
 ) -> list[Chunk]:
     """Chunks of one file, in file order; never raises on any content."""
+    if (component := embedded.component_chunks(path, language, source, max_lines, max_chars)) is not None:
+        return component
     if not source.strip():
         return []
     doc = _Doc(source)
@@ -215,6 +263,28 @@ def _compiled(language: str) -> tuple[Language, Query]:
     return lang, Query(lang, source)
 
 
+def _loaded(language: str) -> tuple[Language, Query] | None:
+    """`_compiled(language)`, or None when the grammar cannot load (a missing wheel, an ABI
+    mismatch, a bad query): its files then fall back to line windows, and the broken install
+    is told once, not hidden like a single file's parse surprise."""
+    with _LOAD_LOCK:  # two threads must not both try, and both warn
+        return _load_once(language)
+
+
+@cache
+def _load_once(language: str) -> tuple[Language, Query] | None:
+    try:
+        return _compiled(language)
+    except Exception as error:  # whatever the wheel or query raise, the language degrades
+        warnings.warn(
+            f"codesearch: the {language} grammar did not load ({type(error).__name__}: {error}); "
+            f"{language} files are cut into line windows",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+
+
 def _parser(language: str) -> Parser:
     """One parser per language per thread: parsers are cheap to keep but not thread-safe."""
     parsers: dict[str, Parser] = _local.__dict__.setdefault("parsers", {})
@@ -239,14 +309,17 @@ def _parse_input(src: bytes, language: str) -> bytes:
     return src.translate(_ASCII_ONLY)
 
 
-def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span]:
-    query = _compiled(language)[1]
+def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span] | None:
+    """Definition and module chunks; None when the language's grammar is unavailable."""
+    grammar = _loaded(language)
+    if grammar is None:
+        return None
     root = _parser(language).parse(_parse_input(doc.src, language)).root_node
-    defs = _definitions(doc, query, root)
+    defs = _definitions(doc, grammar[1], root)
     top = [d for d in defs if d.parent is None]
     _place(doc, top, 0, len(doc.src))
     for d in defs:
-        _place(doc, d.children, d.node.start_byte + 1, d.node.end_byte)
+        _place(doc, d.children, d.node.start_byte + 1, d.tail)
     spans: list[_Span] = []
     gap_start = 0
     for d in top:
@@ -262,28 +335,48 @@ def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span]:
 def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:
     """Emitted definitions in file order, each linked to its class-like parent.
 
-    Anything nested in a function stays part of that function's chunk.
+    Anything nested in a function stays part of that function's chunk; a clause continuing the
+    one emitted last (`_continues`) extends it instead of starting a definition.
     """
     emitted: list[_Def] = []
-    stack: list[tuple[Node, _Def | None]] = []  # open definition nodes; None = absorbed
-    for capture in _captures(doc, query, root):
-        while stack and stack[-1][0].end_byte <= capture.node.start_byte:
+    stack: list[tuple[int, _Def | None]] = []  # end bytes of open definitions; None = absorbed
+    found = _captures(doc, query, root)
+    for capture in found.captures:
+        while stack and stack[-1][0] <= capture.node.start_byte:
             stack.pop()
         parent = stack[-1][1] if stack else None
         if stack and (parent is None or parent.kind != "class"):
-            stack.append((capture.node, None))
+            stack.append((capture.node.end_byte, None))
             continue
-        d = _new_def(doc, capture, parent)
+        d = _new_def(doc, capture, parent, found.leading)
         if d is None:
             continue
-        stack.append((capture.node, d))
+        if emitted and _continues(doc, emitted[-1], d):
+            emitted[-1].tail = d.tail
+            emitted[-1].body = None  # the first clause's body no longer ends the definition
+            stack.append((d.tail, emitted[-1]))
+            continue
+        stack.append((d.tail, d))
         if parent is not None:
             parent.children.append(d)
         emitted.append(d)
     return emitted
 
 
-def _captures(doc: _Doc, query: Query, root: Node) -> list[_Capture]:
+def _continues(doc: _Doc, prev: _Def, d: _Def) -> bool:
+    """Whether clause `d` belongs to the same function as `prev`: same name and place, and only
+    space between them (its comments and `@leading` nodes are part of `d`)."""
+    return (
+        prev.clause
+        and d.clause
+        and prev.symbol == d.symbol
+        and prev.parent is d.parent
+        and prev.tail <= d.lead
+        and _NON_SPACE.search(doc.src, prev.tail, d.lead) is None
+    )
+
+
+def _captures(doc: _Doc, query: Query, root: Node) -> _Found:
     """One capture per definition, outermost match per name, in file order; none are looked for
     inside a function, where `_definitions` would absorb them anyway.
 
@@ -293,19 +386,28 @@ def _captures(doc: _Doc, query: Query, root: Node) -> list[_Capture]:
     are searched first, then everything outside the functions found there, at any depth.
     """
     by_name: dict[tuple[int, int], _Capture] = {}
+    leading: set[tuple[int, int]] = set()
     shallow = QueryCursor(query)
     shallow.set_max_start_depth(_SHALLOW_DEPTH)
-    _collect(shallow.matches(root), by_name)
+    _collect(shallow.matches(root), by_name, leading)
     deep = QueryCursor(query)
     for start, end in _outside(_function_spans(doc, by_name.values()), root.start_byte, root.end_byte):
         deep.set_byte_range(start, end)
-        _collect(deep.matches(root), by_name)
-    return sorted(by_name.values(), key=lambda c: (c.node.start_byte, -c.node.end_byte))
+        _collect(deep.matches(root), by_name, leading)
+    captures = sorted(by_name.values(), key=lambda c: (c.node.start_byte, -c.node.end_byte))
+    return _Found(captures, frozenset(leading))
 
 
-def _collect(matches: list[tuple[int, dict[str, list[Node]]]], by_name: dict[tuple[int, int], _Capture]) -> None:
-    """Add the matches' definitions to `by_name`, keeping the larger node for a name seen before."""
+def _collect(
+    matches: list[tuple[int, dict[str, list[Node]]]],
+    by_name: dict[tuple[int, int], _Capture],
+    leading: set[tuple[int, int]],
+) -> None:
+    """Add the matches' definitions to `by_name`, keeping the larger node for a name seen before
+    (of equal ones, one with a `@scope`: a pattern for a receiver refines a plainer one), and
+    their `@leading` nodes to `leading`."""
     for _, caps in matches:
+        leading.update((node.start_byte, node.end_byte) for node in caps.get("leading", ()))
         label = next((k for k in caps if k.startswith("definition.")), None)
         if label is None or "name" not in caps:
             continue
@@ -314,10 +416,15 @@ def _collect(matches: list[tuple[int, dict[str, list[Node]]]], by_name: dict[tup
             continue
         key = (name.start_byte, name.end_byte)
         old = by_name.get(key)
-        if old is None or node.end_byte - node.start_byte > old.node.end_byte - old.node.start_byte:
-            scope = caps["scope"][0] if "scope" in caps else None
+        scope = caps["scope"][0] if "scope" in caps else None
+        if old is None or _weight(node, scope) > _weight(old.node, old.scope):
             body = caps["body"][0] if "body" in caps else None
-            by_name[key] = _Capture(node, _KINDS.get(label, "class"), name, scope, body)
+            by_name[key] = _Capture(node, _KINDS.get(label, "class"), name, scope, body, label == _CLAUSE)
+
+
+def _weight(node: Node, scope: Node | None) -> tuple[int, bool]:
+    """What decides between two captures of one name: size, then having a `@scope`."""
+    return node.end_byte - node.start_byte, scope is not None
 
 
 def _function_spans(doc: _Doc, captures: Iterable[_Capture]) -> list[tuple[int, int]]:
@@ -337,7 +444,7 @@ def _outside(spans: list[tuple[int, int]], start: int, end: int) -> Iterator[tup
         yield start, end
 
 
-def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None) -> _Def | None:
+def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None, leading: _Ranges) -> _Def | None:
     """Qualify the name (`Outer.Inner.m`, receiver `T.m`, `Foo::bar` -> `Foo.bar`) and set the kind:
     a function directly in a class, or with a receiver or qualified name, is a method."""
     own = _node_text(doc, capture.name)
@@ -349,9 +456,19 @@ def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None) -> _Def | None:
     kind = capture.kind
     if kind == "function" and (parent is not None or "." in own):
         kind = "method"
-    d = _Def(node=capture.node, kind=kind, symbol=symbol, body=capture.body, parent=parent)
-    d.lead = _lead(doc, capture.node, parent.node.start_byte if parent is not None else -1)
+    node = capture.node
+    d = _Def(node, kind, symbol, capture.body, parent, capture.clause, _content_end(doc, node))
+    d.lead = _lead(doc, node, parent.node.start_byte if parent is not None else -1, leading)
     return d
+
+
+def _content_end(doc: _Doc, node: Node) -> int:
+    """End of `node` without trailing whitespace, which an indentation-based grammar (Scala 3)
+    may count up to the next line's indent, that is into the next definition."""
+    end = node.end_byte
+    while end > node.start_byte and doc.src[end - 1 : end].isspace():
+        end -= 1
+    return end
 
 
 def _node_text(doc: _Doc, node: Node) -> str:
@@ -359,9 +476,9 @@ def _node_text(doc: _Doc, node: Node) -> str:
     return " ".join(raw.split()).replace("::", ".")
 
 
-def _lead(doc: _Doc, node: Node, floor: int) -> int:
-    """Start of the definition including the comments/attributes directly above it, and a doc
-    comment one blank line above it or its attributes (`_is_doc_comment`).
+def _lead(doc: _Doc, node: Node, floor: int, leading: _Ranges) -> int:
+    """Start of the definition including the comments, attributes and `@leading` nodes directly
+    above it, and a doc comment one blank line above it or them (`_is_doc_comment`).
 
     The comment is often a sibling of a wrapper (`export`, Go `type`, Ruby body) that starts on
     the same line with the definition as its first part, so climb through such wrappers first
@@ -376,12 +493,12 @@ def _lead(doc: _Doc, node: Node, floor: int) -> int:
         anchor = up
     start, edge = node.start_byte, anchor.start_byte
     loose = True  # no comment taken yet: a doc comment may still stand a blank line above
-    sib = anchor.prev_sibling
-    while sib is not None and _leads(sib) and sib.start_byte > floor:
+    sib = _previous(anchor, floor, leading)
+    while sib is not None and _leads(sib, leading) and sib.start_byte > floor:
         blank_lines = doc.line_of(edge) - doc.line_of(sib.end_byte - 1) - 1
         if blank_lines > (loose and _is_doc_comment(doc, sib)):
             break
-        before = sib.prev_sibling
+        before = _previous(sib, floor, leading)
         if before is not None and before.end_byte > doc.line_start(sib.start_byte):
             break
         start = edge = sib.start_byte
@@ -390,9 +507,36 @@ def _lead(doc: _Doc, node: Node, floor: int) -> int:
     return start
 
 
-def _leads(node: Node) -> bool:
-    """Whether `node` may document the definition after it; an inner doc comment documents the
-    item around it instead."""
+def _previous(node: Node, floor: int, leading: _Ranges) -> Node | None:
+    """The node before `node`: its previous sibling, or its wrapper's when it opens a wrapper
+    that starts with it (a Haskell class body starts at its first member, and the comment above
+    that member sits beside the body); a sibling that ends with a comment gives the comment."""
+    while node.prev_sibling is None and (up := node.parent) is not None and floor < up.start_byte == node.start_byte:
+        node = up
+    sib = node.prev_sibling
+    if sib is None or _leads(sib, leading):
+        return sib
+    return _trailing_comment(sib, node.start_point.column) or sib
+
+
+def _trailing_comment(node: Node, column: int) -> Node | None:
+    """The comment `node` ends with, which a grammar may have put there rather than beside what
+    follows (Haskell's imports keep the comment on the first declaration), unless it is
+    indented deeper than `column`: then it is the end of a block."""
+    last: Node | None = node
+    while last is not None and last.child_count and last.type not in _COMMENT_TYPES:
+        last = last.child(last.child_count - 1)
+    if last is not None and last.type in _COMMENT_TYPES and last.start_point.column <= column:
+        return last
+    return None
+
+
+def _leads(node: Node, leading: _Ranges) -> bool:
+    """Whether `node` may document the definition after it: a comment, attribute or decorator,
+    or what the query captured as `@leading`; an inner doc comment documents the item around
+    it instead."""
+    if (node.start_byte, node.end_byte) in leading:
+        return True
     return node.type in _LEADING_TYPES and not any(child.type == _INNER_DOC for child in node.children)
 
 
@@ -412,7 +556,7 @@ def _place(doc: _Doc, defs: Sequence[_Def], low: int, high: int) -> None:
         line_start = doc.line_start(start)
         d.start = line_start if line_start >= low else start
         limit = defs[i + 1].lead if i + 1 < len(defs) else high
-        end = max(d.node.end_byte, d.start + 1)
+        end = max(d.tail, d.start + 1)
         line_end = doc.line_end(end - 1)
         d.end = line_end if line_end <= max(limit, end) else end
         low = d.end

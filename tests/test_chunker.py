@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from codesearch import chunker
 from codesearch.chunker import GRAMMAR_LANGUAGES, chunk_source
+from codesearch.embedded import EMBEDDED_LANGUAGES
 from codesearch.models import Chunk
 
 FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_LANGUAGES = GRAMMAR_LANGUAGES | EMBEDDED_LANGUAGES
 
 
 def expected_chunks(language: str) -> list[tuple[str, str, int, int]]:
@@ -34,6 +36,17 @@ CLASS_SUMMARIES = [
     ("csharp", "Shelf", 11, "public void Add(string title)", "_titles.Add(title);"),
     ("ruby", "Billing.Invoice", 6, "def add(description, amount) ... end", "self\n"),
     ("php", "Cart", 14, "public function add(string $name, float $price): void", "$this->items[$name] = $price;"),
+    ("kotlin", "Inventory", 7, "fun add(sku: String, count: Int = 1) { ... }", "items[sku] = (items[sku] ?: 0) + count"),
+    ("swift", "Playlist", 15, "public func append(_ track: Track) { ... }", "tracks.append(track)"),
+    ("scala", "Ledger", 8, "def book(entry: Entry): Long = { ... }", "balances(entry.account) = updated"),
+    ("elixir", "Shop.Cart", 1, "cart, product, quantity \\\\ 1) ...", "%{cart | items: items}"),
+    ("zig", "Ring", 9, "pub fn push(self: *Ring, byte: u8) RingError!void { ... }", "self.len += 1;"),
+    ("dart", "Cart", 30, "int total(Payment payment) { ... }", "return payment == Payment.voucher"),
+    ("julia", "Shapes.Polygon", 20, "function Polygon(vertices::Vector{NTuple{2,T}}) where {T<:Real} ...",
+     "new{T}(vertices)"),
+    ("ocaml", "Ledger", 35, "let record owner e = ...", "Hashtbl.replace table owner"),
+    ("perl", "Inventory.Alert", 45, "sub format_line { ... }", 'return "reorder $sku";'),
+    ("powershell", "BackupJob", 29, "[void] Run([string] $destination) { ... }", "Copy-Item $this.Source"),
 ]
 
 
@@ -57,17 +70,17 @@ def file_lines(source: bytes, start: int, end: int) -> str:
 
 
 def test_every_grammar_language_has_a_fixture_and_its_chunks() -> None:
-    assert GRAMMAR_LANGUAGES == {p.parent.name for p in FIXTURES.glob("*/chunks.tsv")}
-    for language in GRAMMAR_LANGUAGES:
+    assert FIXTURE_LANGUAGES == {p.parent.name for p in FIXTURES.glob("*/chunks.tsv")}
+    for language in FIXTURE_LANGUAGES:
         assert fixture_path(language).stat().st_size > 0
 
 
-@pytest.mark.parametrize("language", sorted(GRAMMAR_LANGUAGES))
+@pytest.mark.parametrize("language", sorted(FIXTURE_LANGUAGES))
 def test_fixture_chunks_are_exact(language: str) -> None:
     assert triples(chunk_fixture(language)) == expected_chunks(language)
 
 
-@pytest.mark.parametrize("language", sorted(GRAMMAR_LANGUAGES))
+@pytest.mark.parametrize("language", sorted(FIXTURE_LANGUAGES))
 def test_fixture_chunk_text_matches_its_lines(language: str) -> None:
     source = fixture_path(language).read_bytes()
     for chunk in chunk_fixture(language):
@@ -109,6 +122,25 @@ def test_comment_after_blank_line_stays_module_code() -> None:
     source = b"# Section header.\n\ndef f():\n    return 1\n"
     expected = [("module", "", 1, 1), ("function", "f", 3, 4)]
     assert triples(chunk_source("f.py", "python", source)) == expected
+
+
+CLAUSES = {
+    "haskell": (
+        b"-- | Length.\n\nlen :: [a] -> Int\nlen [] = 0\n-- the rest\nlen (_ : xs) = 1 + len xs\n"
+        b"isNil [] = True\nisNil _ = False\n\nlen = 3\n",
+        [("function", "len", 1, 6), ("function", "isNil", 7, 8), ("function", "len", 10, 10)],
+    ),
+    "elixir": (
+        b"defmodule M do\n  @doc false\n  def f(0), do: 1\n  def f(n), do: n\n  def g(0), do: 2\n  def f(1), do: 3\nend\n",
+        [("class", "M", 1, 7), ("method", "M.f", 2, 4), ("method", "M.g", 5, 5), ("method", "M.f", 6, 6)],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(CLAUSES))
+def test_consecutive_clauses_of_one_function_are_one_chunk_with_what_leads_them(language: str) -> None:
+    source, expected = CLAUSES[language]
+    assert triples(chunk_source("f", language, source)) == expected
 
 
 def big_function(language: str, statements: int) -> bytes:
@@ -235,7 +267,7 @@ def test_long_markdown_section_is_windowed_under_its_heading() -> None:
     assert (chunks[0].start_line, chunks[-1].end_line) == (1, 51)
 
 
-@pytest.mark.parametrize("language", ["yaml", "text", "toml"])
+@pytest.mark.parametrize("language", ["rst", "text", "ini"])
 def test_text_without_grammar_is_cut_into_half_size_windows(language: str) -> None:
     source = b"".join(b"key%d: value\n" % i for i in range(130))
     chunks = chunk_source("config", language, source)
@@ -300,6 +332,24 @@ def test_unexpected_error_falls_back_to_windows(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(chunker, "_code_spans", explode)
     chunks = chunk_source("f.py", "python", CLEAN["python"])
     assert triples(chunks) == [("window", "", 1, 10)]
+
+
+UNLOADABLE = {
+    "missing_wheel": chunker._Grammar("tree_sitter_no_such_language", "language", "python"),
+    "bad_query": chunker._Grammar("tree_sitter_python", "language", "ruby"),  # Ruby's node names
+}
+
+
+@pytest.mark.parametrize("language", sorted(UNLOADABLE))
+def test_grammar_that_cannot_load_falls_back_to_windows_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    monkeypatch.setitem(chunker._GRAMMARS, language, UNLOADABLE[language])
+    with pytest.warns(RuntimeWarning, match=f"the {language} grammar did not load") as caught:
+        first = chunk_source("a.x", language, CLEAN["python"])
+        second = chunk_source("b.x", language, CLEAN["python"])
+    assert len(caught) == 1
+    assert triples(first) == triples(second) == [("window", "", 1, 10)]
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from tree_sitter import Parser, QueryCursor
 
 from codesearch.chunker import GRAMMAR_LANGUAGES, _compiled, _parse_input, chunk_source
+from codesearch.embedded import EMBEDDED_LANGUAGES
 from codesearch.models import Chunk
 
-LANGUAGES = sorted(GRAMMAR_LANGUAGES | {"markdown", "text"})
+FIXTURE_LANGUAGES = GRAMMAR_LANGUAGES | EMBEDDED_LANGUAGES
+LANGUAGES = sorted(FIXTURE_LANGUAGES | {"markdown", "text"})
 HERE = Path(__file__).parent
 PROSE = (HERE.parent / "README.md", HERE.parent / "docs" / "DESIGN.md")
 
@@ -25,7 +27,7 @@ SLOW = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthC
 
 def real_lines(language: str) -> list[str]:
     """Lines of real syntax to recombine: the language's fixture, or the project's own prose."""
-    if language in GRAMMAR_LANGUAGES:
+    if language in FIXTURE_LANGUAGES:
         paths = [p for p in (HERE / "fixtures" / language).iterdir() if p.name != "chunks.tsv"]
     else:
         paths = list(PROSE)
