@@ -1,23 +1,33 @@
 """The ranking stage after retrieval: small named signals that reorder the fused candidates.
 
 Retrieval (dense + BM25, fused in `searcher.fuse`) finds the right code but often not first:
-tests outrank the code they test, and a name's uses outrank its definition. `rerank` scores
-each candidate as (fused score + bonuses) x factors. Each signal's docstring gives its measured
-effect, added on top of the signals before it, on `benchmarks/peer.py` (the public half of the
-semble benchmark, NDCG@10 over 32 repositories; 0.675 without this stage) and on
-`benchmarks/quality.py`'s sets (without it: MRR@10 doc-python 0.577, doc-js 0.466, doc-go 0.631,
-CoSQA nDCG@10 0.496, Java->C# R@1 0.973; only `name_words_bonus` and `spread_over_files` move
-them). A signal stays when it helps the first and leaves none of the others more than 0.01 below
-where they stood without this stage. 2-core dev machine, 2026-12-02.
+tests outrank the code they test, a name's uses outrank its definition, a README outranks the
+code it describes, and one long file fills the list. `rerank` scores each candidate as
+(fused score + bonuses) x factors, lifts each file's best chunk by the file's evidence, then
+spreads the list over files. The searcher adds the chunks that define a one-identifier query
+to the candidates even when retrieval missed them (`asked_identifier`).
 
-Tried and left out: adding a tenth to a quarter of the file's other candidates' scores (file
-evidence) lowered both benchmarks; a lexical-heavier fusion for one-identifier queries gained
-0.001; a dense weight of 0.6 instead of 0.8 gained 0.015 but cost doc-python 0.021.
+Each signal's docstring gives its measured effect as what the whole stage loses without it, on
+`benchmarks/peer.py` (the public half of the semble benchmark, NDCG@10 over 32 repositories:
+0.675 without this stage, 0.822 with it) and on `benchmarks/quality.py`'s sets (with the stage:
+MRR@10 doc-python 0.568, doc-js 0.555, doc-go 0.634, CoSQA nDCG@10 0.490, Java->C# R@1 0.973;
+without it 0.577, 0.466, 0.631, 0.496, 0.973). A signal stays when the peer benchmark needs it
+and none of the other sets ends more than 0.01 below where it stood without the stage.
+Settings were chosen on these public sets only; 2-core dev machine, 2026-12-02.
+
+Tried and left out: adding a tenth to a quarter of the file's other candidates' scores lowered
+both benchmarks; weighting dense and lexical by the query's kind (a lexical-heavier fusion for
+one-identifier queries) gained 0.001; a dense weight of 0.6 instead of 0.8 gained 0.015 but cost
+doc-python 0.021; reciprocal rank fusion (k = 60, dense weight 0.5) instead of min-max fusion
+gained 0.016 before this stage but cost CoSQA 0.07 and doc-python 0.08; a bonus for chunks
+defining a CamelCase name written inside a sentence cost doc-python 0.009 and Java->C# 0.005
+for +0.002.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 from codesearch.models import Chunk
 from codesearch.text import query_words, subtokens
@@ -32,8 +42,38 @@ _SUPPORT_DIRS = frozenset(
 _SUPPORT_FILE = re.compile(r"(test_.*|.*_test\.\w+|.*_spec\.\w+|.*\.(test|spec)\.\w+|.*Tests?\.\w+|conftest\.py)")
 _ASKS_FOR_SUPPORT = re.compile(r"\b(tests?|testing|spec|specs|examples?|fixtures?|benchmarks?|mocks?|docs?)\b", re.I)
 
-DEFINITION_BONUS = 1.0
-"""Added to the fused score (0..1) of a chunk that defines the identifier a query consists of."""
+PROSE_WEIGHT = 0.5
+"""Score factor for prose, configuration and build files, unless the query asks for them."""
+
+_NOT_CODE_LANGUAGES = frozenset(
+    "markdown rst asciidoc text yaml toml ini json css scss less html makefile cmake dockerfile starlark".split()
+)
+_ASKS_FOR_NOT_CODE = re.compile(
+    r"\b(docs?|documentation|readme|guides?|changelog|config|configuration|settings|yaml|toml|json|builds?"
+    r"|workflows?|ci|makefile|docker|dockerfile|bazel|cmake|css|styles?)\b",
+    re.I,
+)
+
+
+def prose_factor(query: str, chunk: Chunk) -> float:
+    """PROSE_WEIGHT for a chunk of prose (README, AGENTS.md, guides) or of a configuration or
+    build file (a workflow, BUILD.bazel, a stylesheet), unless the query asks for such files.
+
+    A README or an agent's instructions describe every feature in the words people ask with,
+    so they outrank the code that does it (nvm: AGENTS.md and CLAUDE.md above nvm.sh for "how
+    nvm resolves an alias"); a build target or a CI label is named after the library it
+    builds (abseil: BUILD.bazel's `flat_hash_map` above flat_hash_map.h). Peer benchmark
+    without it: 0.822 -> 0.813 (0.3 to 0.7 within 0.002; prose alone 0.819); the docstring
+    sets and CoSQA hold neither.
+    """
+    if chunk.language in _NOT_CODE_LANGUAGES and not _ASKS_FOR_NOT_CODE.search(query):
+        return PROSE_WEIGHT
+    return 1.0
+
+
+DEFINITION_BONUS = 2.0
+"""Added to the fused score (0..1) of a chunk that defines the identifier a query consists of:
+a definition retrieval missed (fused 0) still outranks the best of the name's uses."""
 FILE_NAME_BONUS = 1.0
 """Added to each chunk of the file named after the identifier a query consists of."""
 
@@ -51,8 +91,8 @@ def support_factor(query: str, chunk: Chunk) -> float:
     """SUPPORT_WEIGHT for a test, example or doc chunk, unless the query names such code.
 
     A question about behaviour is answered by the implementation, but its tests repeat the
-    behaviour's words (`test_digest_auth_...`) and outrank it. Peer benchmark 0.675 -> 0.689
-    (weights 0.3 to 0.6 within 0.001).
+    behaviour's words (`test_digest_auth_...`) and outrank it. Peer benchmark without it:
+    0.822 -> 0.810 (weights 0.3 to 0.6 within 0.002).
     """
     if is_support(chunk.path) and not _ASKS_FOR_SUPPORT.search(query):
         return SUPPORT_WEIGHT
@@ -65,13 +105,15 @@ def definition_bonus(query: str, chunk: Chunk) -> float:
     when only the case differs (`basemodel`).
 
     Every file that imports `HTTPException` says it more often than the class does, so
-    retrieval ranks the uses with the definition. Peer benchmark symbol queries 0.690 -> 0.780,
-    overall 0.689 -> 0.705.
+    retrieval ranks the uses with the definition. Measured when added (before the signals
+    below it, a bonus of 1.0): peer benchmark symbol queries 0.690 -> 0.780, overall 0.689 ->
+    0.705. With the definitions found by name added, 2.0 instead of 1.0: symbol 0.937 -> 0.943
+    (3.0: 0.947).
     """
-    wanted = _identifier(query)
+    wanted = asked_identifier(query)
     if wanted is None or not chunk.symbol:
         return 0.0
-    defined = _SYMBOL_PARTS.split(chunk.symbol)[-1]
+    defined = _defined_name(chunk.symbol)
     if defined == wanted:
         return DEFINITION_BONUS
     return DEFINITION_BONUS / 2 if defined.lower() == wanted.lower() else 0.0
@@ -82,10 +124,12 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
     (`Table` -> `Table.kt`, `Semaphore` -> `semaphore.rs`, `field_info` -> `FieldInfo.java`).
 
     Where no grammar names the definition (Kotlin, Swift, Elixir are chunked as text) or the
-    class is split into parts, the file that holds it still comes first. Peer benchmark symbol
-    queries 0.780 -> 0.896, overall 0.705 -> 0.722 (a bonus of 0.5: 0.885 and 0.721).
+    class is split into parts, the file that holds it still comes first. Measured when added:
+    peer benchmark symbol queries 0.780 -> 0.896, overall 0.705 -> 0.722 (a bonus of 0.5: 0.885
+    and 0.721). With the definitions found by name (`asked_identifier`), symbol queries score
+    0.937; without those, 0.915.
     """
-    wanted = _identifier(query)
+    wanted = asked_identifier(query)
     if wanted is None:
         return 0.0
     stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -100,10 +144,10 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     """NAME_WORDS_BONUS times the share of the query's words that the chunk's symbol is made of
     (`parse config` -> `parseConfig`, `ConfigParser.parse`), for a query of two words or more.
 
-    A name says what code is for; a body full of the same words may only use it. Peer
-    benchmark 0.722 -> 0.727; MRR@10 doc-python 0.577 -> 0.594, doc-js 0.466 -> 0.501,
-    doc-go 0.631 -> 0.643; CoSQA nDCG@10 0.496 -> 0.490. A bonus of 1.0 gave 0.733 but cost
-    CoSQA 0.017, past the 0.01 the other sets may lose.
+    A name says what code is for; a body full of the same words may only use it. Without it:
+    peer benchmark 0.822 -> 0.820, MRR@10 doc-python 0.568 -> 0.559, doc-js 0.555 -> 0.533,
+    doc-go 0.634 -> 0.616, CoSQA nDCG@10 0.490 -> 0.496. When added, a bonus of 1.0 gained
+    0.006 more but cost CoSQA 0.017, past the 0.01 the other sets may lose.
     """
     words = set(query_words(query))
     if len(words) < 2 or not chunk.symbol or _IDENTIFIER.fullmatch(query):
@@ -112,21 +156,88 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     return NAME_WORDS_BONUS * len(words & named) / len(words)
 
 
-FILE_CHUNKS_FREE = 2
-REPEAT_WEIGHT = 0.7
+PATH_WORDS_BONUS = 1.5
+"""Added, in proportion to the query words its file's or folder's name spells, to a chunk, for
+a query of words rather than one identifier."""
+
+_SHORTEST_STEM = 3
+
+
+def path_words_bonus(query: str, chunk: Chunk) -> float:
+    """PATH_WORDS_BONUS times the share of the query's words (three letters or more) that
+    the chunk's file name or folder name holds, a word matching when one starts with the other
+    (`dependency` matches `dependencies.py`, `route` matches `routing/`).
+
+    People name files after what they do, so "how redirects are followed" is answered in
+    `redirects.py` even where its chunks say `location` and `history`. Without it: peer
+    benchmark 0.822 -> 0.782 (architecture 0.747 -> 0.699), MRR@10 doc-js 0.555 -> 0.502,
+    doc-go 0.634 -> 0.627, doc-python 0.568 -> 0.571. A bonus of 1.0: 0.819.
+    """
+    if _IDENTIFIER.fullmatch(query):
+        return 0.0
+    words = {w for w in query_words(query) if len(w) >= _SHORTEST_STEM}
+    if not words:
+        return 0.0
+    named = _path_words(chunk.path)
+    found = sum(any(_stem_match(w, n) for n in named) for w in words)
+    return PATH_WORDS_BONUS * found / len(words)
+
+
+def _path_words(path: str) -> set[str]:
+    """The words of a file's name (without extension) and of the folder it is in."""
+    *folders, name = path.split("/")
+    return set(subtokens(name.rsplit(".", 1)[0] + " " + (folders[-1] if folders else "")))
+
+
+def _stem_match(word: str, named: str) -> bool:
+    shorter, longer = sorted((word, named), key=len)
+    return len(shorter) >= _SHORTEST_STEM and longer.startswith(shorter)
+
+
+FILE_EVIDENCE = 0.2
+"""Added to each file's best chunk, times the file's share of the candidates' summed score
+(that of the file with the largest sum being 1), in units of the best score."""
+
+
+def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> list[tuple[int, float]]:
+    """`scored` with each file's best chunk raised by FILE_EVIDENCE in proportion to the score
+    all the file's candidates sum to.
+
+    A file where many chunks match is where a behaviour lives ("how persistent flags are
+    inherited" is command.go, whose every method mentions flags), while a lone strong chunk
+    elsewhere may only mention it. Without it: peer benchmark 0.822 -> 0.803 (architecture
+    0.747 -> 0.721), MRR@10 doc-python 0.568 -> 0.577, doc-go 0.634 -> 0.640. 0.25 gave 0.826
+    with doc-python 0.567, 0.3 gave 0.829 with 0.564: the docstring sets' answers are single
+    functions in files of many, where the file's sum favours long files.
+    """
+    if not scored:
+        return scored
+    sums: dict[str, float] = defaultdict(float)
+    best: dict[str, int] = {}
+    for cid, score in scored:
+        path = chunks[cid].path
+        sums[path] += score
+        best.setdefault(path, cid)  # `scored` is best first
+    unit = FILE_EVIDENCE * scored[0][1] / max(sums.values())
+    lifted = {cid: unit * sums[path] for path, cid in best.items()}
+    return _best_first([(cid, score + lifted.get(cid, 0.0)) for cid, score in scored])
+
+
+FILE_CHUNKS_FREE = 1
+REPEAT_WEIGHT = 0.8
 """Score factor for each chunk of a file beyond its best FILE_CHUNKS_FREE in the ranking,
-compounding (the third x0.7, the fourth x0.49, ...)."""
+compounding (the second x0.8, the third x0.64, ...)."""
 
 
 def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> list[tuple[int, float]]:
     """`scored`, best first, with each file's chunks past its best FILE_CHUNKS_FREE weighed down
     by REPEAT_WEIGHT each, then sorted again.
 
-    Ten results that name more files find more of what answers a question, while the two best
-    chunks of a file keep their place: the function asked for is often next to a near namesake.
-    Peer benchmark 0.728 -> 0.742 (architecture 0.648 -> 0.666); MRR@10 doc-python 0.594 -> 0.581,
-    doc-go 0.643 -> 0.634, doc-js and CoSQA unchanged. Every chunk past the first x0.3 gave
-    0.757 but cost doc-python 0.067; x0.5 past two, 0.745 with doc-python 0.576.
+    Ten results that name more files find more of what answers a question, while a file's
+    next chunk keeps its place when it is truly next best: the function asked for is often
+    next to a near namesake. With the earlier rule (the third and later at x0.7) instead: peer
+    benchmark 0.822 -> 0.816, doc-python 0.568 -> 0.570. The second at x0.7 or x0.5 gained up
+    to 0.01 more but cost doc-python 0.01 to 0.03, past the 0.01 the other sets may lose.
     """
     seen: dict[str, int] = {}
     spread = []
@@ -139,8 +250,23 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
 
 def rerank(query: str, ranked: list[tuple[int, float]], chunks: dict[int, Chunk]) -> list[tuple[int, float]]:
     """`ranked` (chunk id, fused score; each id's chunk in `chunks`) reordered by the signals."""
-    scored = [(cid, _score(query, score, chunks[cid])) for cid, score in ranked]
-    return spread_over_files(_best_first(scored), chunks)
+    scored = _best_first([(cid, _score(query, score, chunks[cid])) for cid, score in ranked])
+    return spread_over_files(file_evidence(scored, chunks), chunks)
+
+
+def asked_identifier(query: str) -> str | None:
+    """The name a query consisting of one identifier asks for (`Foo::bar` -> `bar`), else None:
+    the searcher adds the chunks that define it to the candidates, found or not (`defines`)."""
+    return _SYMBOL_PARTS.split(query)[-1] if _IDENTIFIER.fullmatch(query) else None
+
+
+def defines(symbol: str, name: str) -> bool:
+    """Whether a chunk's symbol (`Outer.Inner.name`) defines `name`, in any case."""
+    return _defined_name(symbol).lower() == name.lower()
+
+
+def _defined_name(symbol: str) -> str:
+    return _SYMBOL_PARTS.split(symbol)[-1]
 
 
 def _best_first(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -148,13 +274,11 @@ def _best_first(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
 
 
 def _score(query: str, fused: float, chunk: Chunk) -> float:
-    bonus = definition_bonus(query, chunk) + file_name_bonus(query, chunk) + name_words_bonus(query, chunk)
-    return (fused + bonus) * support_factor(query, chunk)
-
-
-def _identifier(query: str) -> str | None:
-    """The name a query consisting of one identifier asks for (`Foo::bar` -> `bar`), else None."""
-    return _SYMBOL_PARTS.split(query)[-1] if _IDENTIFIER.fullmatch(query) else None
+    bonus = (
+        definition_bonus(query, chunk) + file_name_bonus(query, chunk)
+        + name_words_bonus(query, chunk) + path_words_bonus(query, chunk)
+    )
+    return (fused + bonus) * support_factor(query, chunk) * prose_factor(query, chunk)
 
 
 def _plain(name: str) -> str:

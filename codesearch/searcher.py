@@ -17,10 +17,10 @@ from codesearch.locate import find_index
 from codesearch.lock import IndexBusy, writer_active, writer_lock
 from codesearch.models import Chunk, Hit
 from codesearch.pathfilter import path_matcher
-from codesearch.ranking import rerank
+from codesearch.ranking import asked_identifier, defines, rerank
 from codesearch.store import Store
 from codesearch.tasks import query_task
-from codesearch.text import query_words
+from codesearch.text import query_words, subtokens
 from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity
 
 MODES = ("hybrid", "dense", "lexical")
@@ -170,6 +170,8 @@ class Searcher:
         found = self._rank(query, chosen_task, mode, max(k, CANDIDATES), allowed)
         if mode != "hybrid":
             found = found[:k]  # only the ranking stage looks past the top k
+        if mode == "hybrid":
+            found += self._definitions(query, found, allowed)
         chunks = self.store.chunks_by_ids([cid for cid, _ in found])
         candidates = [(cid, score) for cid, score in found if cid in chunks]  # a writer may have removed some meanwhile
         ranked = (rerank(query, candidates, chunks) if mode == "hybrid" else candidates)[:k]
@@ -246,6 +248,17 @@ class Searcher:
         if mode == "lexical":
             return lexical
         return fuse(dense, lexical)
+
+    def _definitions(self, query: str, found: list[tuple[int, float]], allowed: list[int] | None) -> list[tuple[int, float]]:
+        """For a one-identifier query, the chunks defining it that retrieval missed, as
+        candidates scoring 0: the ranking stage's definition bonus then lifts them."""
+        name = asked_identifier(query)
+        words = subtokens(name) if name else []
+        if not words:
+            return []
+        have = {cid for cid, _ in found}
+        named = self.store.symbols_with_word(words[-1], allowed)
+        return [(cid, 0.0) for cid, symbol in named if cid not in have and defines(symbol, name)]
 
     def _dense(self, query: str, task: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
         vectors = self.vectors  # first: it notices an index rebuilt with another embedder

@@ -29,6 +29,9 @@ from codesearch.text import spaced_subtokens
 SCHEMA_VERSION = 3
 LEXICAL_BUDGET = 20_000
 """Most chunks one lexical query scores; see `Store._affordable`."""
+NAMED_SCAN = 2_000
+"""The most chunks `symbols_with_word` looks at: a name's definitions are a few among its uses'
+chunks, and a word as common as `init` must not cost a scan of a million."""
 PAGE_BYTES = 16384
 FTS_AUTOMERGE = 8
 """FTS5 merges a level's segments once this many have piled up (its default is 4): every commit
@@ -428,6 +431,21 @@ class Store:
         sql += " ORDER BY score DESC LIMIT ?"
         params.append(limit)
         return [(int(r[0]), float(r[1])) for r in self.conn.execute(sql, params)]
+
+    def symbols_with_word(self, word: str, allowed: Sequence[int] | None) -> list[tuple[int, str]]:
+        """(chunk id, symbol) of chunks whose symbol or path holds `word` (a subtoken, such as
+        the joined `httpexception`), at most NAMED_SCAN of them, in id order.
+
+        One lookup in the FTS name column: the searcher finds a name's definitions among them
+        even where lexical search ranked the name's uses above them all.
+        """
+        rows = self.conn.execute(
+            "SELECT c.id, c.symbol FROM chunks c WHERE c.id IN "
+            "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (f'name : "{word}"', NAMED_SCAN),
+        )
+        permitted = None if allowed is None else set(allowed)
+        return [(cid, symbol) for cid, symbol in rows if permitted is None or cid in permitted]
 
     def _affordable(self, terms: list[str]) -> list[str]:
         """The rarest terms whose chunks together stay within LEXICAL_BUDGET.
