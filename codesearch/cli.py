@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from codesearch import __version__, render
@@ -18,6 +17,8 @@ from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_messag
 from codesearch.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from codesearch.searcher import SearchResult, Searcher
 
 NO_MATCH = 1
@@ -245,8 +246,6 @@ def _output_format(as_json: bool, vimgrep: bool, files_only: bool, context: int 
 
 def _show(searcher: Searcher, result: SearchResult, output: str, context: int | None) -> bool:
     """Print `result` in the chosen format; whether it holds any hit."""
-    from codesearch.context import hit_contexts
-
     cwd = Path.cwd()
     if output == "--json":
         typer.echo(json.dumps(result.to_dict()))
@@ -255,12 +254,21 @@ def _show(searcher: Searcher, result: SearchResult, output: str, context: int | 
     elif output == "--files-only":
         _echo(render.files_only(result, searcher.root, cwd))
     elif output == "--context":
+        from codesearch.context import hit_contexts  # it reads files as the indexer does: loaded for this format only
+
         _echo(render.contexts(hit_contexts(searcher.store, searcher.root, result.hits, context or 0), searcher.root, cwd))
     elif result.hits:
-        render.hits(Console(), result, searcher.root, cwd)
+        render.hits(_console(), result, searcher.root, cwd)
     else:
         typer.echo(f"codesearch: no results for {result.query!r}", err=True)
     return bool(result.hits)
+
+
+def _console() -> Console:
+    """rich's console, loaded only for the output drawn with it (plain formats never load rich)."""
+    from rich.console import Console
+
+    return Console()
 
 
 def _echo(text: str) -> None:
@@ -316,7 +324,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(info.__dict__))
     else:
-        render.status(Console(), info)
+        render.status(_console(), info)
 
 
 @app.command()
@@ -386,7 +394,7 @@ def config(
     if as_json:
         typer.echo(json.dumps(settings.to_dict()))
     else:
-        render.config(Console(), settings)
+        render.config(_console(), settings)
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Callable, Collection, Iterable, Iterator, Mapping
@@ -20,13 +19,13 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping
 import numpy as np
 
 from codesearch.chunker import MAX_LINES
-from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec
+from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec, open_embedder, recorded_spec
+from codesearch.embedders import EmbedderMismatch as EmbedderMismatch  # where the watcher and config take it from
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRule, SourceFile, discover, discover_paths
 from codesearch.locate import UntrustedIndex, check_index_dir, index_dir_for_root, prepare_index_dir
 from codesearch.lock import writer_lock
 from codesearch.models import Chunk
-from codesearch.parallel import isolated, ordered_map, worker_count
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
 from codesearch.store import DB_NAME, FileState, Store, discard_damaged
 from codesearch.tasks import PASSAGE_TASK
@@ -202,12 +201,7 @@ def _prior(index_dir: Path) -> tuple[bool, EmbedderSpec | None]:
         saved = None
     finally:
         store.close()
-    return False, _recorded_spec(saved) if isinstance(saved, dict) else None
-
-
-def _recorded_spec(saved: Mapping[str, object]) -> EmbedderSpec:
-    """The spec of an embedder as the index's meta records it."""
-    return EmbedderSpec(saved["backend"], saved["model"], saved["dims"])  # type: ignore[arg-type]
+    return False, recorded_spec(saved) if isinstance(saved, dict) else None
 
 
 def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
@@ -221,62 +215,6 @@ def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
     if previous != str(root):
         with store.transaction():
             store.set_meta("root", str(root))
-
-
-def open_embedder(
-    store: Store, spec: EmbedderSpec | None, *, record: bool = False, options: Mapping[str, object] | None = None,
-    start_over: bool = False, new: Embedder | None = None,
-) -> Embedder:
-    """The embedder the index was built with; a different one is refused, never mixed in.
-
-    `start_over` (for `--full`) empties the index and records the new embedder in one
-    transaction, so that no crash can leave an index without an embedder. `new`, made from
-    `spec` already, is the embedder to record when the index has none.
-    """
-    stored = None if start_over else store.get_meta("embedder")
-    if stored is None:
-        if not record:
-            raise CodesearchError("the index has no embedder recorded; run `codesearch index --full`")
-        embedder = new or create_embedder(spec or default_spec(), options)
-        saved = {"backend": embedder.name, "model": embedder.model, "dims": embedder.dimensions, "signature": embedder.signature}
-        with store.transaction():
-            if start_over:
-                store.clear()
-            store.set_meta("embedder", json.dumps(saved))
-            store.set_meta("dims", str(embedder.dimensions))
-        return embedder
-    saved = json.loads(stored)
-    differing = _differs(spec, saved) if spec is not None else {}
-    if differing:
-        raise EmbedderMismatch(saved["signature"], differing)
-    embedder = create_embedder(_recorded_spec(saved), options)
-    if embedder.signature != saved["signature"]:
-        raise CodesearchError(
-            f"this index was built with {saved['signature']} but this codesearch provides {embedder.signature}; "
-            "rebuild it with `codesearch index --full`"
-        )
-    return embedder
-
-
-class EmbedderMismatch(CodesearchError):
-    """The settings ask for another embedder, model or dims than the index was built with;
-    `settings` names them (embedder, model, dims), so a caller can say where each was set."""
-
-    def __init__(self, signature: str, differing: dict[str, object]) -> None:
-        asked = ", ".join(f"{key} {value}" for key, value in differing.items())
-        flags = " ".join(f"--{key} {value}" for key, value in differing.items())
-        super().__init__(
-            f"this index was built with {signature}, not {asked}: to switch, rebuild it with "
-            f"`codesearch index --full {flags}`; to keep it, drop that setting"
-        )
-        self.settings = tuple(differing)
-
-
-def _differs(spec: EmbedderSpec, saved: dict) -> dict[str, object]:
-    """The settings of `spec` that differ from the recorded embedder's, by name."""
-    asked = {"embedder": spec.backend, "model": spec.model, "dims": spec.dims}
-    recorded = {"embedder": saved["backend"], "model": saved["model"], "dims": saved["dims"]}
-    return {key: value for key, value in asked.items() if value and value != recorded[key]}
 
 
 class _Sync:
@@ -414,11 +352,14 @@ class _Sync:
         nothing is left to the single writer but writing. A small sync (a watch batch, renames)
         stays in this process and embeds only the texts whose vectors are not stored yet.
         """
-        workers = worker_count()
-        if workers > 1 and sum(f.size for f in changed) >= POOL_MIN_BYTES:
-            spec = EmbedderSpec(self.embedder.name, self.embedder.model, self.embedder.dimensions)
-            options = replace(self.options, embedder=spec if self.embedder.in_workers else None)
-            return ordered_map(prepare_batch, _work(changed, states, options), workers, on_crash=_prepare_one_by_one)
+        if sum(f.size for f in changed) >= POOL_MIN_BYTES:
+            from codesearch.parallel import ordered_map, worker_count  # a small sync never loads multiprocessing
+
+            workers = worker_count()
+            if workers > 1:
+                spec = EmbedderSpec(self.embedder.name, self.embedder.model, self.embedder.dimensions)
+                options = replace(self.options, embedder=spec if self.embedder.in_workers else None)
+                return ordered_map(prepare_batch, _work(changed, states, options), workers, on_crash=_prepare_one_by_one)
         return map(prepare_batch, _work(changed, states, self.options))
 
     def _commit(self, prepared: list[Prepared], states: dict[str, FileState]) -> None:
@@ -577,6 +518,10 @@ def _work(changed: list[SourceFile], states: dict[str, FileState], options: Prep
 def _prepare_one_by_one(work: Work) -> list[Prepared]:
     """A batch whose worker died: each file alone, so that only the file that kills its
     process (a grammar's native crash) is lost, and skipped with a reason."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from codesearch.parallel import isolated
+
     files, options = work
     prepared = []
     for source, known in files:

@@ -22,22 +22,22 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from codesearch import __version__
-from codesearch.config import configured_sync, load_config
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
-from codesearch.indexer import Progress
 from codesearch.locate import find_index
 from codesearch.models import Hit
 from codesearch.searcher import MAX_QUERY_CHARS, MODES, SearchResult, Searcher
-from codesearch.status import index_status
 from codesearch.tasks import TASK_NAMES
-from codesearch.watcher import Notice, Watcher
+
+if TYPE_CHECKING:  # the indexer, the chunker and watchdog load when a tool or --watch needs them, after `initialize`
+    from codesearch.indexer import Progress
+    from codesearch.watcher import Notice, Watcher
 
 DEFAULT_MAX_CHARS = 12_000  # about 3,000 tokens: ten typical hits
 MIN_MAX_CHARS = 500
@@ -132,6 +132,8 @@ class IndexHandle:
 
     def reindex(self, full: bool) -> dict:
         """What `codesearch index [--full]` does for the served index, with its configuration."""
+        from codesearch.config import configured_sync
+
         root, index_dir = self._target()
         if full:
             self.close()
@@ -178,6 +180,9 @@ def serve(root: Path, *, index_dir: Path | None = None, watch: bool = False) -> 
 
 def _watcher(root: Path, index_dir: Path | None) -> Watcher:
     """A watcher as `codesearch watch` makes it, under the same configuration."""
+    from codesearch.config import load_config
+    from codesearch.watcher import Watcher
+
     return Watcher(root, index_dir=index_dir, on_notice=_log_notice, **load_config(root, index_dir).sync_options())
 
 
@@ -264,6 +269,8 @@ def _status(index: IndexHandle, watching: bool) -> dict:
     """`codesearch status`, whether a watcher follows changes, and how far its first build got;
     while it builds, an index not written yet is news of the build, not an error.
     """
+    from codesearch.status import index_status
+
     progress = index.building()
     try:
         info = index_status(index.located())

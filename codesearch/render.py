@@ -1,4 +1,7 @@
-"""Terminal output for people: progress bar, summaries, highlighted hits."""
+"""Terminal output for people: progress bar, summaries, highlighted hits.
+
+rich is imported by the functions that draw with it: `ask --json`, `--vimgrep` and
+`--files-only` print plain text and never load it."""
 
 from __future__ import annotations
 
@@ -10,20 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-from codesearch.config import Config
-from codesearch.context import HitContext
-from codesearch.indexer import Progress as SyncProgress
-from codesearch.indexer import ProgressCallback, SyncReport
-from codesearch.searcher import SearchResult
-from codesearch.status import IndexStatus
 from codesearch.text import plural
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.syntax import Syntax
+
+    from codesearch.config import Config
+    from codesearch.context import HitContext
+    from codesearch.indexer import Progress as SyncProgress
+    from codesearch.indexer import ProgressCallback, SyncReport
+    from codesearch.searcher import SearchResult
+    from codesearch.status import IndexStatus
 
 SNIPPET_LINES = 15
 _LEXERS = {"csharp": "csharp", "tsx": "tsx", "cpp": "cpp", "bash": "bash", "markdown": "markdown"}
@@ -35,6 +36,9 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback]:
     if not enabled or not sys.stderr.isatty():
         yield lambda _p: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -83,6 +87,8 @@ def _left_out(rule: dict) -> str:
 def hits(console: Console, result: SearchResult, root: Path, cwd: Path) -> None:
     """Each hit's `path:lines  symbol` (paths as `display_path` gives them; never wrapped, so
     a pipe gets one header line per hit) and its code."""
+    from rich.markup import escape
+
     for hit in result.hits:
         symbol = f"  [bold]{escape(hit.symbol)}[/bold]" if hit.symbol else ""  # names may hold [markup]
         where = escape(display_path(root, hit.path, cwd))
@@ -150,6 +156,8 @@ def _context(context: HitContext, root: Path, cwd: Path) -> str:
 
 def config(console: Console, settings: Config) -> None:
     """Every setting, its value and where it came from."""
+    from rich.markup import escape
+
     unset = {"model": "(the embedder's default)", "dims": "(the model's default)", "languages": "(all)"}
     console.print(f"[bold]{'root':>13}[/bold]  {escape(str(settings.root))}", highlight=False, soft_wrap=True)
     console.print(f"[bold]{'index':>13}[/bold]  {escape(str(settings.index_dir))}", highlight=False, soft_wrap=True)
@@ -160,6 +168,8 @@ def config(console: Console, settings: Config) -> None:
 
 
 def status(console: Console, info: IndexStatus) -> None:
+    from rich.markup import escape
+
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.last_sync)) if info.last_sync else "never"
     rows = [
         ("root", info.root), ("index", info.index_dir), ("embedder", info.embedder),

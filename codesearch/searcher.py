@@ -9,9 +9,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from codesearch.embedders import Embedder, normalize_rows
+from codesearch.embedders import Embedder, normalize_rows, open_embedder
 from codesearch.errors import CodesearchError
-from codesearch.indexer import build_vectors, open_embedder
 from codesearch.languages import canonical_language
 from codesearch.locate import find_index
 from codesearch.lock import IndexBusy, writer_active, writer_lock
@@ -114,6 +113,8 @@ class Searcher:
         if vectors is None and writing:
             vectors = VectorIndex.load(path, None, dims, largest)
         if vectors is None:
+            from codesearch.indexer import build_vectors  # only to rebuild: a query on a saved file never imports the indexer
+
             vectors, current = build_vectors(self.store, self.embedder.signature, dims), True
             if path.exists():
                 self._notify(f"the vector file {path} was stale or damaged; rebuilt it from the index database")

@@ -12,30 +12,42 @@ Two kinds, chosen by corpus size (benchmarks/scale.py measures both):
 
 The file holds a magic line, the store generation it was built at, the kind, the dimensions
 and the number of vectors, then their chunk ids, their rows (float32 vectors or binary codes),
-the projection of the binary codes, and a digest of it all. A file whose generation differs from
+the projection of the binary codes, and a SHA-256 digest of it all (SHA-256 rather than BLAKE2:
+with the SHA extensions of current x86 and ARM cores it hashes 2.3 times as fast, 47 ms for the
+kernel's 83 MB file against 109 ms). A file whose generation differs from
 the store's, whose sizes are not exactly what its header implies, or whose digest fails, is
 stale or corrupt and is rebuilt from SQLite. The file may come from anywhere (a repository can
 carry one, with a valid digest: the digest guards against accidents, not intent), so FAISS never
 parses it: its own format let a 1 KB file make FAISS allocate gigabytes. Its sizes are checked
-against the store before it is read, and the index is rebuilt from the raw arrays.
+against the store before it is read.
+
+Searching is numpy over the rows where they lie: a loaded file memory-mapped, or FAISS's own
+memory. A fresh `ask` then never imports FAISS (which took longer than the whole search) nor
+copies the vectors into it; FAISS holds the vectors that a writer adds and removes, and a
+loaded index is copied into it on its first change.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import mmap
 import os
 import struct
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-import faiss
 import numpy as np
 
 from codesearch.errors import CodesearchError
 from codesearch.locate import VECTORS_NAME as VECTORS_NAME  # its name, defined with the index directory's other files
 from codesearch.locate import open_state_file
+
+if TYPE_CHECKING:
+    import faiss
 
 EXACT_MAX = 100_000
 """Above this many vectors the binary kind is used (an exact index of 100k 256-d vectors is 100 MB)."""
@@ -45,7 +57,7 @@ RERANK_CANDIDATES = 700
 _CODE_ROWS = 20_000
 """Vectors coded at a time when an index turns binary: the float32 product of all 100k at once
 held 200 MB more at the peak of a first index (mixed: 1,034 -> 1,428 MiB)."""
-_MAGIC = b"CODESEARCH-VEC3\n"  # 16 bytes, so that the arrays after the 48-byte head are 8-byte aligned
+_MAGIC = b"CODESEARCH-VEC4\n"  # 16 bytes, so that the arrays after the 48-byte head are 8-byte aligned
 _HEADER = struct.Struct("<qqqq")  # generation, kind, dims, vectors
 _DIGEST_BYTES = 32
 _STALE_SLACK = 1024
@@ -53,9 +65,6 @@ _STALE_SLACK = 1024
 _TEMPORARY_PREFIX = ".vectors-"
 _EXACT, _BINARY = 0, 2  # kind 1, one bit per dimension, is read as stale and rebuilt
 _PROJECTION_SEED = 0
-
-faiss.omp_set_num_threads(1)
-"""One query at a time: OpenMP start-up costs more than it saves (measured 30 ms vs 2.4 ms, 39k vectors)."""
 
 ExactVectors = Callable[[Sequence[int]], Iterable[tuple[np.ndarray, np.ndarray]]]
 """(ids, float32 matrix) batches for the given chunk ids: how the binary kind re-ranks."""
@@ -65,12 +74,28 @@ class VectorIndex:
     """Nearest chunks by cosine over normalised vectors, keyed by chunk id."""
 
     def __init__(
-        self, dims: int, index: faiss.Index | faiss.IndexBinary | None = None, projection: np.ndarray | None = None
+        self, dims: int, index: faiss.Index | faiss.IndexBinary | None = None, projection: np.ndarray | None = None,
+        loaded: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.dims = dims
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dims))
         self.projection = projection
         """Binary kind: (dims + 1, bits) float32, the code bits are the signs of [vector, 1] @ projection."""
+        self._loaded = loaded
+        """A loaded file's (ids, rows), memory-mapped, until a change needs a FAISS index."""
+        if index is None and loaded is None:
+            index = _faiss().IndexIDMap2(_faiss().IndexFlatIP(dims))
+        self._index = index
+
+    @property
+    def index(self) -> faiss.Index | faiss.IndexBinary:
+        """The FAISS index; a loaded file's arrays are copied into one on first use."""
+        if self._index is None:
+            assert self._loaded is not None
+            ids, rows = self._loaded
+            empty = VectorIndex(self.dims) if self.projection is None else VectorIndex._binary(self.dims, self.projection)
+            empty.index.add_with_ids(rows, ids)
+            self._index, self._loaded = empty.index, None
+        return self._index
 
     @classmethod
     def for_size(cls, dims: int, size: int, sample: Callable[[], np.ndarray]) -> "VectorIndex":
@@ -81,6 +106,7 @@ class VectorIndex:
     @classmethod
     def _binary(cls, dims: int, projection: np.ndarray) -> "VectorIndex":
         """An empty index of the binary kind, coding with `projection`."""
+        faiss = _faiss()
         # IDMap, not IDMap2: IDMap2 keeps a reverse map that loading rebuilds, 0.6 s at 1M codes
         return cls(dims, faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(_code_bits(dims))), projection)
 
@@ -97,8 +123,11 @@ class VectorIndex:
         return binary
 
     def _stored(self) -> tuple[np.ndarray, np.ndarray]:
-        """The chunk ids and the rows FAISS holds for them, in its order: float32 vectors, or the
-        binary kind's codes. The rows are FAISS's own memory, not a copy."""
+        """The chunk ids and the rows held for them, in order: float32 vectors, or the binary
+        kind's codes. The rows are the mapped file or FAISS's own memory, never a copy."""
+        if self._loaded is not None:
+            return self._loaded
+        faiss = _faiss()
         ids = faiss.vector_to_array(self.index.id_map)
         if self.binary:
             codes = faiss.downcast_IndexBinary(self.index.index)
@@ -109,14 +138,14 @@ class VectorIndex:
 
     @property
     def binary(self) -> bool:
-        return isinstance(self.index, faiss.IndexBinary)
+        return self.projection is not None
 
     def suits(self, size: int) -> bool:
         """Whether this kind is the one `for_size` picks for an index of `size` vectors."""
         return self.binary == (size > EXACT_MAX)
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return len(self._loaded[0]) if self._loaded is not None else int(self.index.ntotal)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
@@ -140,28 +169,30 @@ class VectorIndex:
         """
         if len(self) == 0 or k <= 0 or allowed == []:
             return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+        ids, rows = self._stored()
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        if not self.binary:
-            scores, ids = self.index.search(query, min(k, len(self)), params=params)
-            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        pool = min(max(k, RERANK_CANDIDATES), len(self))
-        distances, ids = self.index.search(self._codes(query), pool, params=params)
-        found = [int(i) for i in ids[0] if i >= 0]
-        if exact is None:
-            return [(i, -float(d)) for i, d in zip(found, distances[0])][:k]
-        return _rerank(query[0], found, exact)[:k]
+        # lowest first: negated cosines, or Hamming distances (at most 2 bits a dimension)
+        costs = -(rows @ query[0]) if not self.binary else _hamming(rows, self._codes(query)[0])
+        pool = k if not self.binary else max(k, RERANK_CANDIDATES)
+        if allowed is not None:
+            keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
+            costs[~keep] = np.inf if not self.binary else np.iinfo(costs.dtype).max
+            pool = min(pool, int(keep.sum()))
+        best = _lowest(costs, pool)
+        found = list(zip(ids[best].tolist(), (-costs[best].astype(np.float64)).tolist()))
+        if not self.binary or exact is None:
+            return found[:k]
+        return _rerank(query[0], [cid for cid, _ in found], exact)[:k]
 
     def _codes(self, vectors: np.ndarray) -> np.ndarray:
+        assert self.projection is not None
         return np.packbits(vectors @ self.projection[:-1] + self.projection[-1] > 0, axis=1)
 
     def save(self, path: Path, generation: int) -> None:
         """Write to a temporary file and rename, so readers see the old or the new file whole.
 
-        The rows are hashed and written from FAISS's memory, never copied: at a million codes
-        each copy costs about 0.05 s of every watch batch.
+        The rows are hashed and written from where they are held, never copied: at a million
+        codes each copy costs about 0.05 s of every watch batch.
         """
         ids, rows = self._stored()
         head = _MAGIC + _HEADER.pack(generation, _BINARY if self.binary else _EXACT, self.dims, len(ids))
@@ -188,9 +219,9 @@ class VectorIndex:
         it is read (see `_most_vectors`); the rest must be exactly what the header implies.
         """
         most = _most_vectors(largest_id)
-        data = _read_plain(path, max(_file_size(kind, dims, most) for kind in (_EXACT, _BINARY)))
+        data = _map_plain(path, max(_file_size(kind, dims, most) for kind in (_EXACT, _BINARY)))
         head = len(_MAGIC) + _HEADER.size
-        if data is None or len(data) < head or not data.startswith(_MAGIC):
+        if data is None or len(data) < head or data[: len(_MAGIC)] != _MAGIC:
             return None
         saved_generation, kind, saved_dims, count = _HEADER.unpack_from(data, len(_MAGIC))
         if generation not in (None, saved_generation) or saved_dims != dims or kind not in (_EXACT, _BINARY):
@@ -200,13 +231,10 @@ class VectorIndex:
         dtype, width, floats = _layout(kind, dims)
         ids = np.frombuffer(data, np.int64, count, head)
         rows = np.frombuffer(data, dtype, count * width, head + ids.nbytes).reshape(count, width)
-        if kind == _EXACT:
-            vectors = cls(dims)
-        else:
-            projection = np.frombuffer(data, np.float32, floats, head + ids.nbytes + rows.nbytes)
-            vectors = cls._binary(dims, projection.reshape(dims + 1, -1))
-        vectors.index.add_with_ids(rows, ids)
-        return vectors
+        projection = None
+        if kind == _BINARY:
+            projection = np.frombuffer(data, np.float32, floats, head + ids.nbytes + rows.nbytes).reshape(dims + 1, -1)
+        return cls(dims, projection=projection, loaded=(ids, rows))
 
 
 def file_identity(path: Path) -> tuple[int, int, int] | None:
@@ -254,16 +282,22 @@ def _file_size(kind: int, dims: int, count: int) -> int:
     return len(_MAGIC) + _HEADER.size + count * (8 + width * dtype.itemsize) + 4 * floats + _DIGEST_BYTES
 
 
-def _read_plain(path: Path, most_bytes: int) -> bytes | None:
-    """The file's bytes if it is a plain file of at most `most_bytes`, opened as codesearch opens
-    all its own files (`locate.open_state_file`: no link followed, no FIFO waited on); else None."""
+def _map_plain(path: Path, most_bytes: int) -> mmap.mmap | None:
+    """The file memory-mapped, read-only, if it is a plain file of 1 to `most_bytes` bytes,
+    opened as codesearch opens all its own files (`locate.open_state_file`: no link followed,
+    no FIFO waited on); else None. Every save renames a new file into place, so the mapped
+    one never changes under its readers."""
     try:
         fd = open_state_file(path, os.O_RDONLY)
     except (OSError, CodesearchError):
         return None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         size = os.fstat(fd).st_size
-        return handle.read(size) if size <= most_bytes else None
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ) if 0 < size <= most_bytes else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _raw(array: np.ndarray) -> np.ndarray:
@@ -286,10 +320,60 @@ def _projection(mean: np.ndarray) -> np.ndarray:
 
 
 def _digest(*parts: bytes | memoryview | np.ndarray) -> bytes:
-    digest = hashlib.blake2b(digest_size=_DIGEST_BYTES)
+    digest = hashlib.sha256()
     for part in parts:
         digest.update(part)
     return digest.digest()
+
+
+@functools.cache
+def _faiss() -> ModuleType:
+    """FAISS, imported when a writer first needs it: searching never does."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # one query at a time: OpenMP start-up costs more than it saves (30 ms vs 2.4 ms, 39k vectors)
+    return faiss
+
+
+def _lowest(costs: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` lowest costs, lowest first; of equal costs the first stored."""
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k < len(costs):
+        threshold = np.partition(costs, k - 1)[k - 1]
+        below = np.flatnonzero(costs < threshold)
+        top = np.concatenate([below, np.flatnonzero(costs == threshold)[: k - len(below)]])
+    else:
+        top = np.arange(len(costs))
+    return top[np.lexsort((top, costs[top]))]
+
+
+_HAMMING_ROWS = 16_384
+"""Codes compared at a time, so that the scratch rows stay in cache (1 MiB at 512 bits)."""
+_BYTE_BITS = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
+"""Set bits per byte value, where numpy (before 2.0) has no `bitwise_count`."""
+
+
+def _hamming(codes: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """The Hamming distance of each row of `codes` to `code`, as uint16.
+
+    numpy rather than FAISS: importing FAISS costs a fresh `ask` more than this whole scan of
+    the Linux kernel's 1.15M codes (35 ms). The bits are counted a word at a time, in the widest
+    words that divide a row, and summed column by column."""
+    width = codes.shape[1]
+    word = next(w for w in (np.uint64, np.uint32, np.uint16, np.uint8) if width % np.dtype(w).itemsize == 0)
+    words, target = codes.view(word), code.view(word)
+    out = np.empty(len(words), dtype=np.uint16)
+    scratch = np.empty((min(len(words), _HAMMING_ROWS), words.shape[1]), dtype=word)
+    for start in range(0, len(words), _HAMMING_ROWS):
+        part = scratch[: len(words[start : start + _HAMMING_ROWS])]
+        np.bitwise_xor(words[start : start + _HAMMING_ROWS], target, out=part)
+        counts = np.bitwise_count(part) if hasattr(np, "bitwise_count") else _BYTE_BITS[part.view(np.uint8)]
+        total = out[start : start + len(part)]
+        np.copyto(total, counts[:, 0])
+        for column in range(1, counts.shape[1]):
+            total += counts[:, column]
+    return out
 
 
 def _rerank(query: np.ndarray, candidates: list[int], exact: ExactVectors) -> list[tuple[int, float]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import pytest
 
-from codesearch import indexer, vectors
+from codesearch import indexer, parallel, vectors
 from codesearch.store import Store
 from codesearch.vectors import VECTORS_NAME, VectorIndex
 from conftest import ask_json
@@ -61,7 +61,7 @@ def test_first_index_that_outgrows_exact_while_written_is_saved_binary_with_ever
     assert cli("index", repo, "--index", tmp_path / "exact", "-q").exit_code == 0
     monkeypatch.setattr(vectors, "EXACT_MAX", 3)
     monkeypatch.setattr(indexer, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(indexer, "worker_count", lambda: 2)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     monkeypatch.setattr(indexer, "BATCH_FILES", 1)
     with monkeypatch.context() as writing:
         writing.setattr(Store, "chunk_vectors", lambda *_a, **_k: pytest.fail("vectors read back from SQLite"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codesearch import indexer
+from codesearch import indexer, parallel
 from codesearch.parallel import ordered_map
 from codesearch.store import Store
 from invariants import check_invariants
@@ -40,7 +40,7 @@ def stored_vectors(index_dir: Path) -> list[tuple]:
 def test_workers_build_the_same_index_as_one_process(repo: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("index", repo, "--index", tmp_path / "single", "-q").exit_code == 0
     monkeypatch.setattr(indexer, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(indexer, "worker_count", lambda: 2)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     assert cli("index", repo, "--index", tmp_path / "pool", "-q").exit_code == 0
     assert chunk_rows(tmp_path / "pool") == chunk_rows(tmp_path / "single") != []
     assert stored_vectors(tmp_path / "pool") == stored_vectors(tmp_path / "single") != []
@@ -52,7 +52,7 @@ def test_a_first_index_through_workers_skips_the_orphan_vector_scan(
     scans: list[int] = []
     monkeypatch.setattr(Store, "drop_orphan_vectors", lambda store: scans.append(1) or 0)
     monkeypatch.setattr(indexer, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(indexer, "worker_count", lambda: 2)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     assert cli("index", repo, "--index", tmp_path / "pool", "-q").exit_code == 0
     assert scans == []
     check_invariants(tmp_path / "pool", root=repo)

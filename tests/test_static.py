@@ -36,9 +36,27 @@ def test_batch_and_single_agree() -> None:
 def test_bulk_conversion_to_float32_changes_no_vector() -> None:
     model = static.StaticModel(static.MODEL_DIR)
     before = model.embed(TEXTS[:2], 1, 256)
-    model.embed(TEXTS * 400, 1, 256)  # past the bulk threshold: the float32 copy is made
+    model.embed(TEXTS * (static._BULK // len(TEXTS) + 1), 1, 256)  # past the bulk threshold: the float32 copy is made
     assert model._float32 is not None
     assert np.array_equal(model.embed(TEXTS[:2], 1, 256), before)
+
+
+def test_a_query_finds_its_tokens_rows_in_the_vocabulary_text_as_the_dict_has_them() -> None:
+    model = static.StaticModel(static.MODEL_DIR)
+    lines = (static.MODEL_DIR / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    tokens = lines[:3] + lines[-3:] + lines[1000:1100:7] + ["notavocabularytoken", "pars", "json\u00e9"]
+    found = model._rows_of(tokens)
+    assert model._vocab is None  # a query's few tokens never build the dict
+    assert found == {token: row for token, row in model.vocab.items() if token in tokens}
+    assert found == {token: lines.index(token) for token in tokens if token in lines}
+
+
+def test_indexing_many_distinct_words_builds_the_dict() -> None:
+    model = static.StaticModel(static.MODEL_DIR)
+    texts = [f"parse_json{i} load_config{i}" for i in range(200)]
+    before = model.embed(texts, 1, 256)
+    assert model._vocab is not None and len(model._vocab) == model.known
+    assert np.array_equal(static.StaticModel(static.MODEL_DIR).embed(texts[:1], 1, 256), before[:1])
 
 
 @pytest.mark.parametrize("model", ["", "hash-subtokens"])

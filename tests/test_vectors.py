@@ -159,3 +159,32 @@ def test_exact_index_turned_binary_holds_the_same_codes_as_one_built_binary() ->
     assert np.array_equal(faiss.vector_to_array(turned.index.id_map), np.arange(100, 160))
     codes = [faiss.vector_to_array(faiss.downcast_IndexBinary(i.index.index).xb) for i in (turned, built)]
     assert np.array_equal(*codes)
+
+
+def test_hamming_distances_match_counted_bits_for_any_code_width() -> None:
+    rng = np.random.default_rng(2)
+    for width in (1, 2, 6, 12, 64):
+        codes = rng.integers(0, 256, size=(40_000, width), dtype=np.uint8)
+        code = rng.integers(0, 256, size=width, dtype=np.uint8)
+        expected = np.unpackbits(codes ^ code, axis=1).sum(axis=1)
+        assert np.array_equal(vectors_module._hamming(codes, code), expected), width
+
+
+def test_lowest_costs_come_first_and_ties_in_stored_order() -> None:
+    costs = np.array([3, 1, 2, 1, 0, 2, 2], dtype=np.uint16)
+    assert vectors_module._lowest(costs, 4).tolist() == [4, 1, 3, 2]
+    assert vectors_module._lowest(costs, 10).tolist() == [4, 1, 3, 2, 5, 6, 0]
+    assert vectors_module._lowest(costs, 0).tolist() == []
+
+
+def test_a_loaded_index_searches_without_faiss_and_patches_like_a_built_one(tmp_path: Path) -> None:
+    index = sample_index()
+    index.save(tmp_path / "v.faiss", generation=1)
+    loaded = VectorIndex.load(tmp_path / "v.faiss", generation=1, dims=8, largest_id=119)
+    assert loaded is not None and loaded._index is None  # the mapped file, no FAISS index made
+    query = np.ones(8, dtype=np.float32)
+    assert loaded.search(query, 5) == index.search(query, 5)
+    for patched in (index, loaded):
+        patched.remove([100, 101])
+        patched.add(np.array([500]), np.eye(1, 8, dtype=np.float32))
+    assert loaded.search(query, 20) == index.search(query, 20) and len(loaded) == 19
