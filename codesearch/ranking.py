@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 from codesearch.models import Chunk
 from codesearch.text import query_words, subtokens
@@ -183,10 +184,12 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
     return PATH_WORDS_BONUS * found / len(words)
 
 
-def _path_words(path: str) -> set[str]:
-    """The words of a file's name (without extension) and of the folder it is in."""
+@lru_cache(maxsize=4096)
+def _path_words(path: str) -> frozenset[str]:
+    """The words of a file's name (without extension) and of the folder it is in; cached, as
+    a long-lived searcher meets the same files query after query."""
     *folders, name = path.split("/")
-    return set(subtokens(name.rsplit(".", 1)[0] + " " + (folders[-1] if folders else "")))
+    return frozenset(subtokens(name.rsplit(".", 1)[0] + " " + (folders[-1] if folders else "")))
 
 
 def _stem_match(word: str, named: str) -> bool:

@@ -21,10 +21,11 @@ carry one, with a valid digest: the digest guards against accidents, not intent)
 parses it: its own format let a 1 KB file make FAISS allocate gigabytes. Its sizes are checked
 against the store before it is read.
 
-Searching is numpy over the rows where they lie: a loaded file memory-mapped, or FAISS's own
-memory. A fresh `ask` then never imports FAISS (which took longer than the whole search) nor
-copies the vectors into it; FAISS holds the vectors that a writer adds and removes, and a
-loaded index is copied into it on its first change.
+A first search is numpy over the rows where they lie: a loaded file memory-mapped. A fresh
+`ask` then never imports FAISS (which took longer than the whole search) nor copies the vectors
+into it. FAISS holds the vectors that a writer adds and removes, and a loaded index is copied
+into it on its first change, or, for the binary kind, on its second search: FAISS's Hamming
+search is seven times as fast as numpy's, which a process that asks again earns back at once.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class VectorIndex:
         if index is None and loaded is None:
             index = _faiss().IndexIDMap2(_faiss().IndexFlatIP(dims))
         self._index = index
+        self._searches = 0
 
     @property
     def index(self) -> faiss.Index | faiss.IndexBinary:
@@ -169,20 +171,40 @@ class VectorIndex:
         """
         if len(self) == 0 or k <= 0 or allowed == []:
             return []
-        ids, rows = self._stored()
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        pool = k if not self.binary else max(k, RERANK_CANDIDATES)
+        self._searches += 1
+        if self.binary and (self._index is not None or self._searches > 1):
+            found = self._faiss_nearest(self._codes(query), pool, allowed)
+        else:
+            found = self._numpy_nearest(query, pool, allowed)
+        if not self.binary or exact is None:
+            return found[:k]
+        return _rerank(query[0], [cid for cid, _ in found], exact)[:k]
+
+    def _numpy_nearest(self, query: np.ndarray, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
+        """The `pool` nearest rows by a scan where they lie, with no FAISS import or copy: what a
+        process that asks once needs."""
+        ids, rows = self._stored()
         # lowest first: negated cosines, or Hamming distances (at most 2 bits a dimension)
         costs = -(rows @ query[0]) if not self.binary else _hamming(rows, self._codes(query)[0])
-        pool = k if not self.binary else max(k, RERANK_CANDIDATES)
         if allowed is not None:
             keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
             costs[~keep] = np.inf if not self.binary else np.iinfo(costs.dtype).max
             pool = min(pool, int(keep.sum()))
         best = _lowest(costs, pool)
-        found = list(zip(ids[best].tolist(), (-costs[best].astype(np.float64)).tolist()))
-        if not self.binary or exact is None:
-            return found[:k]
-        return _rerank(query[0], [cid for cid, _ in found], exact)[:k]
+        return list(zip(ids[best].tolist(), (-costs[best].astype(np.float64)).tolist()))
+
+    def _faiss_nearest(self, codes: np.ndarray, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
+        """The `pool` nearest codes by FAISS's Hamming search: 5 ms against numpy's 35 ms over
+        the Linux kernel's 1.15M codes, so a process that asks again (`ask --batch`, `watch`,
+        `mcp`) copies a loaded file into FAISS once (50 ms there) and searches it from then on."""
+        faiss = _faiss()
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+        distances, ids = self.index.search(codes, min(pool, len(self)), params=params)
+        return [(int(i), -float(d)) for i, d in zip(ids[0], distances[0]) if i >= 0]
 
     def _codes(self, vectors: np.ndarray) -> np.ndarray:
         assert self.projection is not None
