@@ -188,3 +188,17 @@ def test_a_loaded_index_searches_without_faiss_and_patches_like_a_built_one(tmp_
         patched.remove([100, 101])
         patched.add(np.array([500]), np.eye(1, 8, dtype=np.float32))
     assert loaded.search(query, 20) == index.search(query, 20) and len(loaded) == 19
+
+
+def test_a_loaded_binary_index_asked_again_finds_the_same_through_faiss(tmp_path: Path) -> None:
+    vectors = unit_rows(300, 32)
+    binary_index(vectors).save(tmp_path / "v", generation=1)
+    loaded = VectorIndex.load(tmp_path / "v", 1, 32, 399)
+    query = unit_rows(1, 32)[0] + vectors[7]
+    first = loaded.search(query, 10, exact=exact_from(vectors))
+    assert loaded._index is None  # a first search leaves the mapped file as it is
+    again = loaded.search(query, 10, exact=exact_from(vectors))
+    assert loaded._index is not None
+    assert_same_ranking(again, first)
+    filtered = loaded.search(query, 10, allowed=[105, 110], exact=exact_from(vectors))
+    assert {cid for cid, _ in filtered} == {105, 110}
