@@ -9,11 +9,12 @@ to the candidates even when retrieval missed them (`asked_identifier`).
 
 Each signal's docstring gives its measured effect as what the whole stage loses without it, on
 `benchmarks/peer.py` (the public half of the semble benchmark, NDCG@10 over 32 repositories:
-0.675 without this stage, 0.822 with it) and on `benchmarks/quality.py`'s sets (with the stage:
-MRR@10 doc-python 0.568, doc-js 0.555, doc-go 0.634, CoSQA nDCG@10 0.490, Java->C# R@1 0.973;
+0.675 without this stage, 0.837 with it) and on `benchmarks/quality.py`'s sets (with the stage:
+MRR@10 doc-python 0.568, doc-js 0.563, doc-go 0.630, CoSQA nDCG@10 0.490, Java->C# R@1 0.973;
 without it 0.577, 0.466, 0.631, 0.496, 0.973). A signal stays when the peer benchmark needs it
 and none of the other sets ends more than 0.01 below where it stood without the stage.
-Settings were chosen on these public sets only; 2-core dev machine, 2026-12-02.
+Settings were chosen on these public sets only, with the 37 grammars of 2026-12-02; 2-core dev
+machine.
 
 Tried and left out: adding a tenth to a quarter of the file's other candidates' scores lowered
 both benchmarks; weighting dense and lexical by the query's kind (a lexical-heavier fusion for
@@ -31,7 +32,7 @@ from collections import defaultdict
 from functools import lru_cache
 
 from codesearch.models import Chunk
-from codesearch.text import query_words, subtokens
+from codesearch.text import query_words, subtokens, word_parts
 
 SUPPORT_WEIGHT = 0.6
 """Score factor for tests, examples, fixtures, benchmarks and docs, unless the query asks for them."""
@@ -64,8 +65,8 @@ def prose_factor(query: str, chunk: Chunk) -> float:
     so they outrank the code that does it (nvm: AGENTS.md and CLAUDE.md above nvm.sh for "how
     nvm resolves an alias"); a build target or a CI label is named after the library it
     builds (abseil: BUILD.bazel's `flat_hash_map` above flat_hash_map.h). Peer benchmark
-    without it: 0.822 -> 0.813 (0.3 to 0.7 within 0.002; prose alone 0.819); the docstring
-    sets and CoSQA hold neither.
+    without it: 0.837 -> 0.830 (when added, 0.3 to 0.7 were within 0.002, and prose alone gave
+    all but 0.003 of it); the docstring sets and CoSQA hold neither.
     """
     if chunk.language in _NOT_CODE_LANGUAGES and not _ASKS_FOR_NOT_CODE.search(query):
         return PROSE_WEIGHT
@@ -93,7 +94,7 @@ def support_factor(query: str, chunk: Chunk) -> float:
 
     A question about behaviour is answered by the implementation, but its tests repeat the
     behaviour's words (`test_digest_auth_...`) and outrank it. Peer benchmark without it:
-    0.822 -> 0.810 (weights 0.3 to 0.6 within 0.002).
+    0.837 -> 0.828 (when added, weights 0.3 to 0.6 were within 0.002).
     """
     if is_support(chunk.path) and not _ASKS_FOR_SUPPORT.search(query):
         return SUPPORT_WEIGHT
@@ -106,10 +107,8 @@ def definition_bonus(query: str, chunk: Chunk) -> float:
     when only the case differs (`basemodel`).
 
     Every file that imports `HTTPException` says it more often than the class does, so
-    retrieval ranks the uses with the definition. Measured when added (before the signals
-    below it, a bonus of 1.0): peer benchmark symbol queries 0.690 -> 0.780, overall 0.689 ->
-    0.705. With the definitions found by name added, 2.0 instead of 1.0: symbol 0.937 -> 0.943
-    (3.0: 0.947).
+    retrieval ranks the uses with the definition. Without it: peer benchmark symbol queries
+    0.943 -> 0.879, overall 0.837 -> 0.824. A bonus of 1.0 instead: symbol 0.937 (3.0: 0.947).
     """
     wanted = asked_identifier(query)
     if wanted is None or not chunk.symbol:
@@ -125,10 +124,9 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
     (`Table` -> `Table.kt`, `Semaphore` -> `semaphore.rs`, `field_info` -> `FieldInfo.java`).
 
     Where no grammar names the definition (Kotlin, Swift, Elixir are chunked as text) or the
-    class is split into parts, the file that holds it still comes first. Measured when added:
-    peer benchmark symbol queries 0.780 -> 0.896, overall 0.705 -> 0.722 (a bonus of 0.5: 0.885
-    and 0.721). With the definitions found by name (`asked_identifier`), symbol queries score
-    0.937; without those, 0.915.
+    class is split into parts, the file that holds it still comes first. Without it: peer
+    benchmark symbol queries 0.943 -> 0.916, overall 0.837 -> 0.833. Without the definitions
+    found by name (`asked_identifier`) instead: symbol 0.918, overall 0.832.
     """
     wanted = asked_identifier(query)
     if wanted is None:
@@ -146,8 +144,8 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     (`parse config` -> `parseConfig`, `ConfigParser.parse`), for a query of two words or more.
 
     A name says what code is for; a body full of the same words may only use it. Without it:
-    peer benchmark 0.822 -> 0.820, MRR@10 doc-python 0.568 -> 0.559, doc-js 0.555 -> 0.533,
-    doc-go 0.634 -> 0.616, CoSQA nDCG@10 0.490 -> 0.496. When added, a bonus of 1.0 gained
+    peer benchmark 0.837 -> 0.836, MRR@10 doc-python 0.568 -> 0.559, doc-js 0.563 -> 0.543,
+    doc-go 0.630 -> 0.612, CoSQA nDCG@10 0.490 -> 0.496. When added, a bonus of 1.0 gained
     0.006 more but cost CoSQA 0.017, past the 0.01 the other sets may lose.
     """
     words = set(query_words(query))
@@ -171,8 +169,8 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
 
     People name files after what they do, so "how redirects are followed" is answered in
     `redirects.py` even where its chunks say `location` and `history`. Without it: peer
-    benchmark 0.822 -> 0.782 (architecture 0.747 -> 0.699), MRR@10 doc-js 0.555 -> 0.502,
-    doc-go 0.634 -> 0.627, doc-python 0.568 -> 0.571. A bonus of 1.0: 0.819.
+    benchmark 0.837 -> 0.825 (semantic 0.837 -> 0.816), MRR@10 doc-js 0.563 -> 0.527,
+    doc-python 0.568 -> 0.571. When added, a bonus of 1.0 gained 0.003 less.
     """
     if _IDENTIFIER.fullmatch(query):
         return 0.0
@@ -197,6 +195,41 @@ def _stem_match(word: str, named: str) -> bool:
     return len(shorter) >= _SHORTEST_STEM and longer.startswith(shorter)
 
 
+NAMED_FOR_QUERY_BONUS = 0.25
+"""Added to a chunk whose file's name is made only of the query's words, for a query of words."""
+
+_NEAR_ENDING = 3
+
+
+def named_for_query_bonus(query: str, chunk: Chunk) -> float:
+    """NAMED_FOR_QUERY_BONUS when every word of the chunk's file name (less its extension) is a
+    word of the query, or one with an ending of up to three letters more or less
+    (`Response.swift` for "Response type and HTTP response construction", `Sessions.swift`
+    for "session storage").
+
+    `path_words_bonus` counts the query's words a path holds, so a long name that holds two of
+    them (`HTTPServerResponseEncoder.swift`) outranks the short one that is all about the
+    subject; this one rewards the name that says nothing else. The ending is bounded, unlike
+    `path_words_bonus`'s prefixes, so that "cache" does not name all of `cacheutils.py`.
+    Without it: peer benchmark 0.837 -> 0.821 (architecture 0.776 -> 0.746; Kotlin, Swift,
+    Scala, Elixir, Haskell, Lua and Zig 0.862 -> 0.831), MRR@10 doc-js 0.563 -> 0.555,
+    doc-go 0.630 -> 0.634, the others unchanged. 0.5: 0.832; prefixes of any length: doc-python
+    0.568 -> 0.554.
+    """
+    if _IDENTIFIER.fullmatch(query):
+        return 0.0
+    parts = word_parts(chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    words = [w for w in query_words(query) if len(w) >= _SHORTEST_STEM]
+    if not parts or not all(any(_near(word, part) for word in words) for part in parts):
+        return 0.0
+    return NAMED_FOR_QUERY_BONUS
+
+
+def _near(word: str, part: str) -> bool:
+    shorter, longer = sorted((word, part), key=len)
+    return len(shorter) >= _SHORTEST_STEM and longer.startswith(shorter) and len(longer) - len(shorter) <= _NEAR_ENDING
+
+
 FILE_EVIDENCE = 0.2
 """Added to each file's best chunk, times the file's share of the candidates' summed score
 (that of the file with the largest sum being 1), in units of the best score."""
@@ -208,10 +241,10 @@ def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
 
     A file where many chunks match is where a behaviour lives ("how persistent flags are
     inherited" is command.go, whose every method mentions flags), while a lone strong chunk
-    elsewhere may only mention it. Without it: peer benchmark 0.822 -> 0.803 (architecture
-    0.747 -> 0.721), MRR@10 doc-python 0.568 -> 0.577, doc-go 0.634 -> 0.640. 0.25 gave 0.826
-    with doc-python 0.567, 0.3 gave 0.829 with 0.564: the docstring sets' answers are single
-    functions in files of many, where the file's sum favours long files.
+    elsewhere may only mention it. Without it: peer benchmark 0.837 -> 0.820 (architecture
+    0.776 -> 0.757, symbol 0.943 -> 0.929), MRR@10 doc-python 0.568 -> 0.577, doc-go 0.630 ->
+    0.639. 0.25 gave 0.838 with doc-python 0.567, 0.3 gave 0.840 with 0.564: the docstring
+    sets' answers are single functions in files of many, where the file's sum favours long files.
     """
     if not scored:
         return scored
@@ -238,9 +271,10 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
 
     Ten results that name more files find more of what answers a question, while a file's
     next chunk keeps its place when it is truly next best: the function asked for is often
-    next to a near namesake. With the earlier rule (the third and later at x0.7) instead: peer
-    benchmark 0.822 -> 0.816, doc-python 0.568 -> 0.570. The second at x0.7 or x0.5 gained up
-    to 0.01 more but cost doc-python 0.01 to 0.03, past the 0.01 the other sets may lose.
+    next to a near namesake. Without it: peer benchmark 0.837 -> 0.809, MRR@10 doc-python
+    0.568 -> 0.578, doc-go 0.630 -> 0.650; with the earlier rule (the third and later at x0.7):
+    0.830, doc-python 0.570. The second at x0.7 or x0.5 gave 0.843 and 0.848 but doc-python
+    0.560 and 0.536, past the 0.01 the docstring sets may lose.
     """
     seen: dict[str, int] = {}
     spread = []
@@ -279,7 +313,7 @@ def _best_first(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
 def _score(query: str, fused: float, chunk: Chunk) -> float:
     bonus = (
         definition_bonus(query, chunk) + file_name_bonus(query, chunk)
-        + name_words_bonus(query, chunk) + path_words_bonus(query, chunk)
+        + name_words_bonus(query, chunk) + path_words_bonus(query, chunk) + named_for_query_bonus(query, chunk)
     )
     return (fused + bonus) * support_factor(query, chunk) * prose_factor(query, chunk)
 

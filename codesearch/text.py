@@ -35,6 +35,12 @@ def subtokens(text: str) -> list[str]:
     return spaced_subtokens(text).split()
 
 
+def word_parts(text: str) -> list[str]:
+    """Every identifier's parts, lowered, without the joined forms `subtokens` adds:
+    `HTTPServer_io` -> `http server io`."""
+    return [part.lower() for word in WORD.findall(text) for part in _CAMEL.findall(word)]
+
+
 class _SpacedSubtokens(dict):
     """Word -> its subtokens joined by spaces; bounded, so a long-lived worker stays small."""
 

@@ -147,3 +147,18 @@ def test_a_symbol_query_finds_a_definition_that_retrieval_ranked_below_its_uses(
     root = write_repo(tmp_path / "repo", {**uses, "lib/conf.py": definition})
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "Settings")[0] == "lib/conf.py"
+
+
+def test_a_file_named_for_the_querys_subject_outranks_longer_names_holding_its_words(tmp_path: Path, cli) -> None:
+    files = {
+        "src/response.py": "class Response:\n    def __init__(self, code, payload):\n        self.code = code\n        self.payload = payload\n",
+        "src/http_response_encoder.py": (
+            "def write_all(message, stream):\n    # write the http response: its type line, then the response construction\n"
+            "    stream.write(message.status_line())\n    stream.write(message.body)\n"
+        ),
+        "src/request.py": "class Request:\n    def __init__(self, method, url):\n        self.method = method\n        self.url = url\n",
+        "src/router.py": "def route(path, handlers):\n    return handlers.get(path)\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "response type and http response construction")[0] == "src/response.py"

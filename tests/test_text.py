@@ -2,7 +2,7 @@
 
 import pytest
 
-from codesearch.text import plain_prose, query_words, spaced_subtokens, spaced_word, subtokens
+from codesearch.text import plain_prose, query_words, spaced_subtokens, spaced_word, subtokens, word_parts
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,7 @@ def test_query_words_keep_stopwords_when_nothing_else() -> None:
 )
 def test_plain_prose_drops_doc_markup(doc: str, prose: str) -> None:
     assert plain_prose(doc) == prose
+
+
+def test_word_parts_are_the_parts_without_the_joined_names() -> None:
+    assert word_parts("HTTPServer_io Application+Servers") == ["http", "server", "io", "application", "servers"]
