@@ -465,10 +465,14 @@ def _new_def(doc: _Doc, capture: _Capture, parent: _Def | None, leading: _Ranges
 def _content_end(doc: _Doc, node: Node) -> int:
     """End of `node` without trailing whitespace, which an indentation-based grammar (Scala 3)
     may count up to the next line's indent, that is into the next definition."""
-    end = node.end_byte
-    while end > node.start_byte and doc.src[end - 1 : end].isspace():
-        end -= 1
-    return end
+    return _space_before(doc, node.end_byte, node.start_byte)
+
+
+def _space_before(doc: _Doc, pos: int, floor: int) -> int:
+    """`pos` moved back over whitespace, not below `floor`."""
+    while pos > floor and doc.src[pos - 1 : pos].isspace():
+        pos -= 1
+    return pos
 
 
 def _node_text(doc: _Doc, node: Node) -> str:
@@ -556,7 +560,9 @@ def _place(doc: _Doc, defs: Sequence[_Def], low: int, high: int) -> None:
         line_start = doc.line_start(start)
         d.start = line_start if line_start >= low else start
         limit = defs[i + 1].lead if i + 1 < len(defs) else high
-        end = max(d.tail, d.start + 1)
+        # a node may run into the next one's leading comment (YAML and TOML nest it in the
+        # previous block): the definition ends before that comment
+        end = max(_space_before(doc, min(d.tail, limit), d.start), d.start + 1)
         line_end = doc.line_end(end - 1)
         d.end = line_end if line_end <= max(limit, end) else end
         low = d.end

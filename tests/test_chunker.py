@@ -367,3 +367,11 @@ def test_any_bytes_give_chunks_inside_the_file(source: bytes, language: str) -> 
 @pytest.mark.parametrize("language", ["markdown", "text", "python"])
 def test_bom_only_file_has_no_chunks(language: str) -> None:
     assert chunk_source("a", language, b"\xef\xbb\xbf\n") == []
+
+
+@pytest.mark.parametrize(
+    ("language", "source"),
+    [("toml", b"[a]\nx = 1\n\n# About b.\n[b]\ny = 2\n"), ("yaml", b"a:\n  x: 1\n\n# About b.\nb:\n  y: 2\n")],
+)
+def test_a_comment_the_grammar_nests_in_the_previous_block_goes_with_the_next(language: str, source: bytes) -> None:
+    assert triples(chunk_source("f", language, source)) == [("class", "a", 1, 2), ("class", "b", 4, 6)]
