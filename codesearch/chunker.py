@@ -22,7 +22,7 @@ import re
 import threading
 import warnings
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -286,11 +286,16 @@ def _load_once(language: str) -> tuple[Language, Query] | None:
 
 
 def _parser(language: str) -> Parser:
-    """One parser per language per thread: parsers are cheap to keep but not thread-safe."""
+    return thread_parser(language, lambda: _compiled(language)[0])
+
+
+def thread_parser(key: str, language: Callable[[], Language]) -> Parser:
+    """This thread's parser for `key`, made from `language()` on first use: parsers are cheap to
+    keep but not thread-safe, so each thread has one per language."""
     parsers: dict[str, Parser] = _local.__dict__.setdefault("parsers", {})
-    if language not in parsers:
-        parsers[language] = Parser(_compiled(language)[0])
-    return parsers[language]
+    if key not in parsers:
+        parsers[key] = Parser(language())
+    return parsers[key]
 
 
 def _parse_input(src: bytes, language: str) -> bytes:

@@ -10,7 +10,6 @@ language, which `--lang` filters on, and the embedder reads `vue function add` a
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -40,8 +39,6 @@ _LANGS = {
     "style_element": {b"": "css", b"css": "css"},
 }
 _TEXT = "text"  # anything else: a template, SCSS, CoffeeScript
-
-_local = threading.local()
 
 
 class _Block(NamedTuple):
@@ -87,11 +84,7 @@ def _compiled(language: str) -> tuple[Language, Query]:
 
 
 def _parser(language: str) -> Parser:
-    """One parser per host language per thread: parsers are not thread-safe."""
-    parsers: dict[str, Parser] = _local.__dict__.setdefault("parsers", {})
-    if language not in parsers:
-        parsers[language] = Parser(_compiled(language)[0])
-    return parsers[language]
+    return chunker.thread_parser(f"host:{language}", lambda: _compiled(language)[0])
 
 
 def _code_blocks(language: str, source: bytes) -> list[_Block]:
