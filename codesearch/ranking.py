@@ -132,8 +132,7 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
     wanted = asked_identifier(query)
     if wanted is None:
         return 0.0
-    stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return FILE_NAME_BONUS if _plain(stem) == _plain(wanted) else 0.0
+    return FILE_NAME_BONUS if _plain(_stem(chunk.path)) == _plain(wanted) else 0.0
 
 
 NAME_WORDS_BONUS = 0.6
@@ -149,8 +148,8 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     doc-go 0.641 -> 0.624, CoSQA nDCG@10 0.490 -> 0.496. When added, a bonus of 1.0 gained
     0.006 more but cost CoSQA 0.017, past the 0.01 the other sets may lose.
     """
-    words = set(query_words(query))
-    if len(words) < 2 or not chunk.symbol or _IDENTIFIER.fullmatch(query):
+    words = _words(query)
+    if len(words) < 2 or not chunk.symbol or asked_identifier(query) is not None:
         return 0.0
     named = set(subtokens(chunk.symbol))
     return NAME_WORDS_BONUS * len(words & named) / len(words)
@@ -173,10 +172,8 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
     benchmark 0.829 -> 0.818 (semantic 0.828 -> 0.808), MRR@10 doc-js 0.564 -> 0.526,
     doc-python 0.575 -> 0.580. When added, a bonus of 1.0 gained 0.003 less.
     """
-    if _IDENTIFIER.fullmatch(query):
-        return 0.0
-    words = {w for w in query_words(query) if len(w) >= _SHORTEST_STEM}
-    if not words:
+    words = _long_words(query)
+    if not words or asked_identifier(query) is not None:
         return 0.0
     named = _path_words(chunk.path)
     found = sum(any(_stem_match(w, n) for n in named) for w in words)
@@ -187,8 +184,8 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
 def _path_words(path: str) -> frozenset[str]:
     """The words of a file's name (without extension) and of the folder it is in; cached, as
     a long-lived searcher meets the same files query after query."""
-    *folders, name = path.split("/")
-    return frozenset(subtokens(name.rsplit(".", 1)[0] + " " + (folders[-1] if folders else "")))
+    folders = path.split("/")[:-1]
+    return frozenset(subtokens(_stem(path) + " " + (folders[-1] if folders else "")))
 
 
 def _stem_match(word: str, named: str) -> bool:
@@ -217,18 +214,17 @@ def named_for_query_bonus(query: str, chunk: Chunk) -> float:
     doc-go 0.641 -> 0.644, the others unchanged. When added, 0.5 gave 0.005 less, and
     prefixes of any length cost doc-python 0.014.
     """
-    if _IDENTIFIER.fullmatch(query):
+    words = _long_words(query)
+    if not words or asked_identifier(query) is not None:
         return 0.0
-    parts = word_parts(chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
-    words = [w for w in query_words(query) if len(w) >= _SHORTEST_STEM]
+    parts = word_parts(_stem(chunk.path))
     if not parts or not all(any(_near(word, part) for word in words) for part in parts):
         return 0.0
     return NAMED_FOR_QUERY_BONUS
 
 
 def _near(word: str, part: str) -> bool:
-    shorter, longer = sorted((word, part), key=len)
-    return len(shorter) >= _SHORTEST_STEM and longer.startswith(shorter) and len(longer) - len(shorter) <= _NEAR_ENDING
+    return _stem_match(word, part) and abs(len(word) - len(part)) <= _NEAR_ENDING
 
 
 FILE_EVIDENCE = 0.2
@@ -292,6 +288,7 @@ def rerank(query: str, ranked: list[tuple[int, float]], chunks: dict[int, Chunk]
     return spread_over_files(file_evidence(scored, chunks), chunks)
 
 
+@lru_cache(maxsize=64)
 def asked_identifier(query: str) -> str | None:
     """The name a query consisting of one identifier asks for (`Foo::bar` -> `bar`), else None:
     the searcher adds the chunks that define it to the candidates, found or not (`defines`)."""
@@ -305,6 +302,23 @@ def defines(symbol: str, name: str) -> bool:
 
 def _defined_name(symbol: str) -> str:
     return _SYMBOL_PARTS.split(symbol)[-1]
+
+
+@lru_cache(maxsize=64)
+def _words(query: str) -> frozenset[str]:
+    """The query's words (`query_words`), found once per query rather than once per candidate."""
+    return frozenset(query_words(query))
+
+
+@lru_cache(maxsize=64)
+def _long_words(query: str) -> frozenset[str]:
+    """The query's words of three letters or more, those a file name is matched against."""
+    return frozenset(w for w in _words(query) if len(w) >= _SHORTEST_STEM)
+
+
+def _stem(path: str) -> str:
+    """A file's name without its extension: `src/Response.swift` -> `Response`."""
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def _best_first(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
