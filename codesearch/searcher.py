@@ -169,10 +169,10 @@ class Searcher:
         chosen_task = query_task(query, task)
         allowed = self._allowed(language, path_glob, here)
         found = self._rank(query, chosen_task, mode, max(k, CANDIDATES), allowed)
-        if mode != "hybrid":
-            found = found[:k]  # only the ranking stage looks past the top k
         if mode == "hybrid":
             found += self._definitions(query, found, allowed)
+        else:
+            found = found[:k]  # only the ranking stage looks past the top k
         chunks = self.store.chunks_by_ids([cid for cid, _ in found])
         candidates = [(cid, score) for cid, score in found if cid in chunks]  # a writer may have removed some meanwhile
         ranked = (rerank(query, candidates, chunks) if mode == "hybrid" else candidates)[:k]
