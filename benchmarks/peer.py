@@ -152,14 +152,15 @@ def _target(raw: str | dict) -> Target:
     return Target(raw["path"], (raw["start_line"], raw["end_line"]))
 
 
-def run_repo(repo: Repo, work: Path, mode: str) -> dict:
-    """Index the corpus and ask every query: the repository's figure for each metric, and index stats."""
+def run_repo(repo: Repo, work: Path, mode: str, store: str | None = None) -> dict:
+    """Index the corpus and ask every query: the repository's figure for each metric, and index
+    stats. With `store`, into that store as the repository `repo.name`, searched alone."""
     index_dir = work / repo.name
     started = time.perf_counter()
-    report = codesearch.index(repo.corpus, index_dir=index_dir, spec=EmbedderSpec("static", ""))
+    report = codesearch.index(repo.corpus, index_dir=index_dir, store=store, repo=repo.name, spec=EmbedderSpec("static", ""))
     index_s = time.perf_counter() - started
     scores: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    with Searcher(index_dir) as searcher:
+    with Searcher(store or index_dir, repos=[repo.name]) as searcher:
         for q in repo.queries:
             for metric, value in score_query(searcher, repo.prefix, q, mode).items():
                 scores[metric].append((q.category, value))
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "lexical"))
     ap.add_argument("--work", type=Path, help="keep the indexes here (default: a temporary directory)")
     ap.add_argument("--json", action="store_true", help="print the per-repository figures as JSON instead of the table")
+    ap.add_argument("--store", help="index into this store (postgresql://...) instead of local index directories")
     args = ap.parse_args(argv)
     repos = load(args.data, args.repos.split(",") if args.repos else None)
     peers = json.loads((args.data / "figures.json").read_text())["repos"]
@@ -230,13 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="peer-") as tmp:
         for repo in repos:
-            results[repo.name] = result = run_repo(repo, args.work or Path(tmp), args.mode)
+            results[repo.name] = result = run_repo(repo, args.work or Path(tmp), args.mode, args.store)
             print(f"{repo.name}: NDCG@10 {result['ndcg10']['all']:.3f}, indexed in {result['index_s']} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
-    header = (f"semble-bench public half, NDCG@10 and MCP file shares, codesearch {codesearch.__version__} {args.mode}; "
+    header = (f"semble-bench public half, NDCG@10 and MCP file shares, codesearch {codesearch.__version__} {args.mode}"
+              f"{', PostgreSQL store' if args.store else ''}; "
               f"{machine()}; {datetime.date.today()}; {seconds:.0f} s for {len(repos)} repositories")
     print(table(results, peers, header))
     return 0

@@ -69,6 +69,15 @@ def _languages(value: object) -> tuple[str, ...]:
     return tuple(canonical_language(name) for name in _patterns(value))
 
 
+def store_url(value: object) -> str:
+    """A store URL of a registered scheme (`stores.SCHEMES`); else ValueError."""
+    from codesearch.stores import SCHEMES, is_url
+
+    if not is_url(_text(value)):
+        raise ValueError(f"expected a store URL ({', '.join(f'{s}://...' for s in SCHEMES)}), got {value!r}")
+    return str(value)
+
+
 _CHECKS: dict[str, Callable[[object], object]] = {
     "embedder": _embedder,
     "model": _text,
@@ -77,6 +86,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "languages": _languages,
     "chunk_size": _positive,
     "max_file_size": _positive,
+    "store": store_url,
 }
 KEYS = tuple(_CHECKS)
 _LISTS = frozenset({"ignore", "languages"})
@@ -100,6 +110,8 @@ class Config:
     languages: tuple[str, ...] | None
     chunk_size: int
     max_file_size: int
+    store: str | None
+    """A store URL (`stores`), None for the local index directory."""
     sources: Mapping[str, str]
 
     def embedder_spec(self) -> EmbedderSpec | None:
@@ -157,6 +169,7 @@ def load_config(
         values.setdefault(key, defaults[key])
     from_files = {source for source, _ in file_layers}
     _refuse_models_from_files(values, sources, from_files)
+    _refuse_store_from_files(sources, from_files)
     _lower_max_file_size(values, sources, from_files)
     return Config(root=root, index_dir=index_dir, sources=sources, **values)  # type: ignore[arg-type]
 
@@ -185,6 +198,16 @@ def _refuse_models_from_files(values: Mapping[str, object], sources: Mapping[str
         )
 
 
+def _refuse_store_from_files(sources: Mapping[str, str], from_files: set[str]) -> None:
+    """A settings file may not choose the store: a cloned repository could send its reader's
+    database password (PGPASSWORD, ~/.pgpass) and every indexed file to a server it names."""
+    if sources["store"] in from_files:
+        raise CodesearchError(
+            f"{sources['store']}: store: settings files, which a cloned repository can bring, may not choose "
+            "the store; choose it yourself: --store URL or CODESEARCH_STORE=URL"
+        )
+
+
 def _lower_max_file_size(values: dict[str, object], sources: dict[str, str], from_files: set[str]) -> None:
     """A settings file may lower `max_file_size`, never raise it: a repository asking for 4 GB
     files would have them read whole into memory. Clamped, its source saying why."""
@@ -201,6 +224,7 @@ def _defaults() -> dict[str, object]:
     return {
         "embedder": default_spec().backend, "model": None, "dims": None, "ignore": (),
         "languages": None, "chunk_size": MAX_LINES, "max_file_size": DEFAULT_MAX_BYTES,
+        "store": None,
     }
 
 
@@ -279,7 +303,11 @@ def _named_source(key: str, source: str) -> str:
 
 
 def _plain(value: object) -> object:
-    """JSON-ready: tuples as lists."""
+    """JSON-ready: tuples as lists, a store URL without its password."""
+    from codesearch.stores import is_url, redacted
+
+    if is_url(value):
+        return redacted(str(value))
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -291,4 +319,4 @@ def configured_sync(
 
     settings = load_config(root, index_dir, flags)
     with settings.sources_named():
-        return sync(root, index_dir=settings.index_dir, **settings.sync_options(), **options)  # type: ignore[arg-type]
+        return sync(root, index_dir=settings.index_dir, store=settings.store, **settings.sync_options(), **options)  # type: ignore[arg-type]

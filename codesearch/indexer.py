@@ -9,7 +9,6 @@ embedded text, so a moved or reverted file costs no embedding call.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -19,17 +18,16 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping
 import numpy as np
 
 from codesearch.chunker import MAX_LINES
-from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec, open_embedder, recorded_spec
+from codesearch.embedders import Embedder, EmbedderSpec, create_embedder, default_spec, open_embedder
 from codesearch.embedders import EmbedderMismatch as EmbedderMismatch  # where the watcher and config take it from
-from codesearch.errors import EXPECTED_FAILURES, CodesearchError, TextTooLongError
+from codesearch.errors import CodesearchError, TextTooLongError
 from codesearch.files import DEFAULT_MAX_BYTES, IgnoreRule, SourceFile, discover, discover_paths
-from codesearch.locate import UntrustedIndex, check_index_dir, index_dir_for_root, prepare_index_dir
-from codesearch.lock import writer_lock
 from codesearch.models import Chunk
 from codesearch.prepare import PrepareOptions, Prepared, Work, embed_text, prepare_batch
-from codesearch.store import DB_NAME, FileState, Store, discard_damaged
+from codesearch.store import FileState
+from codesearch.stores import Target, Writer, target_for
+from codesearch.stores.local import KeptVectors as KeptVectors  # where the watcher and tests take it from
 from codesearch.tasks import PASSAGE_TASK
-from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity, remove_stale_temporaries
 
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 20
@@ -40,7 +38,6 @@ writes far less than eight 1 MB ones (linux/{arch,fs,include,net,sound}, measure
 vectors still inside the key-ordered B-tree: the writer alone 48 s -> 34 s). See
 `_commit_bytes` for how much a sync actually commits at a time."""
 EMBED_SLICE = 2048
-MEAN_SAMPLE = 20_000
 CHUNK_SIZE_KEY = "chunk_size"
 POOL_MIN_BYTES = 8 << 20
 """Below this much changed source, starting worker processes costs more than it saves."""
@@ -88,31 +85,12 @@ class SyncReport:
     seconds: float = 0.0
 
 
-@dataclass
-class KeptVectors:
-    """The FAISS index a long-lived writer (a watcher) last saved, for its next sync to patch
-    instead of reading the file back: on the Linux kernel the read was 0.25 s of a 0.6 s
-    one-file sync. Used only while the store's generation and the file, by inode, size and
-    mtime, are what they were at the save; any other writer changes one of them."""
-
-    vectors: VectorIndex | None = None
-    generation: int | None = None
-    file: tuple[int, int, int] | None = None
-
-    def current(self, generation: int, path: Path) -> VectorIndex | None:
-        """The kept index while the store and the file are as they were at its save. A sync
-        patches the index only after a commit, which moves the generation on, so one that
-        fails half way leaves nothing here that a later sync would take."""
-        return self.vectors if (self.generation, self.file) == (generation, file_identity(path)) else None
-
-    def keep(self, vectors: VectorIndex, generation: int, path: Path) -> None:
-        self.vectors, self.generation, self.file = vectors, generation, file_identity(path)
-
-
 def sync(
     root: Path | str,
     *,
     index_dir: Path | None = None,
+    store: str | None = None,
+    repo: str | None = None,
     spec: EmbedderSpec | None = None,
     full: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -138,6 +116,8 @@ def sync(
     `embedder_options` are run-time settings for the embedder (`truncate`, `device`, `threads`).
     `ignore` (extra gitignore-style patterns), `languages` (the only ones indexed) and
     `chunk_size` (lines before a chunk is split) are the configured file and chunk settings.
+    The index is `store` (a URL, with `repo` naming the repository, default the root's name)
+    or the local directory `index_dir` (default ROOT/.codesearch); see `stores.target_for`.
     `kept`, given to every sync of one index by a long-lived caller, carries the FAISS index
     from one sync to the next (see `KeptVectors`). An index not built where it lies by this
     codesearch (one that came with the repository, see `Store.open`) is rebuilt from scratch as
@@ -146,103 +126,51 @@ def sync(
     root = Path(root).absolute()
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
-    index_dir = index_dir_for_root(root, index_dir)
-    untrusted, recorded = _prior(index_dir)
+    target = target_for(root, store or index_dir, repo=repo, kept=kept)
+    untrusted, recorded = target.prior()
     full = full or untrusted
-    new = _new_embedder(index_dir, spec or recorded, embedder_options, full)
-    prepare_index_dir(index_dir)
-    if full:
-        discard_damaged(index_dir)
-    with writer_lock(index_dir, writer, wait):
-        if full:  # its ids name chunks that --full deletes: readers meanwhile must not serve from it
-            (index_dir / VECTORS_NAME).unlink(missing_ok=True)
-        store = Store.open(index_dir, create=True)
-        try:
-            _claim(store, root, index_dir, full)
-            embedder = open_embedder(store, spec, record=True, options=embedder_options, start_over=full, new=new)
-            options = PrepareOptions(max_bytes=max_bytes, chunk_size=chunk_size)
-            run = _Sync(
-                root, index_dir, store, embedder, options, progress or (lambda _p: None), on_skip,
-                selection={"ignore": tuple(ignore), "languages": languages}, kept=kept,
-            )
-            return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
-        finally:
-            store.close()
+    new = _new_embedder(target, spec or recorded, embedder_options, full)
+    with target.writing(writer, wait, full) as written:
+        written.claim(root, full)
+        embedder = open_embedder(written, spec, record=True, options=embedder_options, start_over=full, new=new)
+        options = PrepareOptions(max_bytes=max_bytes, chunk_size=chunk_size)
+        run = _Sync(
+            root, target, written, embedder, options, progress or (lambda _p: None), on_skip,
+            selection={"ignore": tuple(ignore), "languages": languages},
+        )
+        return run.run(None if paths is None else sorted({PurePosixPath(path).as_posix() for path in paths}))
 
 
 def _new_embedder(
-    index_dir: Path, spec: EmbedderSpec | None, options: Mapping[str, object] | None, full: bool
+    target: Target, spec: EmbedderSpec | None, options: Mapping[str, object] | None, full: bool
 ) -> Embedder | None:
     """The embedder a new or rebuilt index will record, made before anything is written: one
     that cannot be made (no API key, no torch) then leaves no index behind, rather than one
     without an embedder that `ask` refuses. None for an index that has its embedder already."""
-    if full or not (index_dir / DB_NAME).exists():
+    if full or not target.has_index():
         return create_embedder(spec or default_spec(), options)
     return None
-
-
-def _prior(index_dir: Path) -> tuple[bool, EmbedderSpec | None]:
-    """What an index already in `index_dir` says, from one open before anything is written:
-    whether it must not be trusted (it came with the repository, see `Store.open`: a writer
-    rebuilds it from scratch), and the embedder a trusted one records, which a rebuild keeps
-    when nothing chooses another (`--full` does not switch to jina because JINA_API_KEY is set,
-    nor to the default dims). An index directory that is a link or another user's is refused
-    here (CodesearchError)."""
-    check_index_dir(index_dir)
-    try:
-        store = Store.open(index_dir)
-    except UntrustedIndex:
-        return True, None
-    except EXPECTED_FAILURES:  # no index yet, or a damaged one: the writer's own open reports it
-        return False, None
-    try:
-        saved = json.loads(store.get_meta("embedder") or "null")
-    except (*EXPECTED_FAILURES, ValueError):
-        saved = None
-    finally:
-        store.close()
-    return False, recorded_spec(saved) if isinstance(saved, dict) else None
-
-
-def _claim(store: Store, root: Path, index_dir: Path, full: bool) -> None:
-    """An index serves one root: another root's index is refused unless rebuilt (`--full`)."""
-    previous = store.get_meta("root")
-    if previous and previous != str(root) and not full:
-        raise CodesearchError(
-            f"the index at {index_dir} belongs to {previous}; rebuild it for {root} with "
-            f"`codesearch index {root} --full --index {index_dir}`"
-        )
-    if previous != str(root):
-        with store.transaction():
-            store.set_meta("root", str(root))
 
 
 class _Sync:
     """One run of sync; holds the counters so the steps stay short."""
 
     def __init__(
-        self, root: Path, index_dir: Path, store: Store, embedder: Embedder, options: PrepareOptions,
+        self, root: Path, target: Target, store: Writer, embedder: Embedder, options: PrepareOptions,
         progress: ProgressCallback, on_skip: SkipCallback | None, *, selection: Mapping[str, object],
-        kept: KeptVectors | None = None,
     ) -> None:
-        self.root, self.index_dir, self.store, self.embedder = root, index_dir, store, embedder
+        self.root, self.skip_dir, self.store, self.embedder = root, target.skip_dir, store, embedder
         self.options, self.progress_cb, self.on_skip = options, progress, on_skip
         self.selection = selection  # which files: passed through to discovery
-        self.kept = kept
-        self.vectors_path = index_dir / VECTORS_NAME
-        self.report = SyncReport(root=str(root), index_dir=str(index_dir), embedder=embedder.signature)
+        self.report = SyncReport(root=str(root), index_dir=target.location, embedder=embedder.signature)
         self.progress = Progress()
         self.skipped: Counter[str] = Counter()
-        self.vectors: VectorIndex | None = None
-        self.saved_generation: int | None = None
-        """The generation of the vector file on disk when it was loaded current."""
         self.tokens_before = getattr(embedder, "tokens_used", 0)
 
     def run(self, paths: list[str] | None) -> SyncReport:
         """Sync every file under the root, or only `paths` (see `sync`)."""
         started = time.perf_counter()
-        remove_stale_temporaries(self.index_dir)
-        self.vectors = self._vectors_in_step()
+        self.store.begin_vectors(self.embedder.dimensions)
         found = self._discover() if paths is None else self._look_at(paths)
         states = self.store.file_states(paths)
         self._delete_missing(list(states), {f.path for f in found})
@@ -258,22 +186,6 @@ class _Sync:
         finally:
             self._finish(started, complete=completed and paths is None)
         return self.report
-
-    def _vectors_in_step(self) -> VectorIndex | None:
-        """The FAISS index to keep in step as batches commit: the saved one when it is current,
-        an empty one for an empty store; None when only a rebuild from SQLite at the end will do.
-
-        Kept in step, a first index adds each batch's vectors while they are in hand, instead
-        of reading them all back and coding them after the last commit, while the workers
-        stood idle (the Linux kernel: 13.4 s from the last commit to the end, now 0.5 s)."""
-        generation = self.store.generation
-        vectors = self.kept.current(generation, self.vectors_path) if self.kept else None
-        if vectors is None:
-            vectors = VectorIndex.load(self.vectors_path, generation, self.embedder.dimensions, self.store.largest_chunk_id())
-        self.saved_generation = None if vectors is None else generation
-        if vectors is None and self.store.counts()[1] == 0:
-            return VectorIndex(self.embedder.dimensions)
-        return vectors
 
     def _commit_bytes(self, changed: list[SourceFile]) -> int:
         """Source bytes per transaction: a 64th of the sync, at most COMMIT_BYTES (and never
@@ -301,7 +213,7 @@ class _Sync:
         found: list[SourceFile] = []
         left_out: Counter[tuple[IgnoreRule, bool]] = Counter()
         for source in discover(
-            self.root, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip,
+            self.root, max_bytes=self.options.max_bytes, index_dir=self.skip_dir, on_skip=self._skip,
             on_ignore=lambda rule, is_dir: left_out.update([(rule, is_dir)]), **self.selection,
         ):
             found.append(source)
@@ -328,7 +240,7 @@ class _Sync:
 
     def _look_at(self, paths: list[str]) -> list[SourceFile]:
         return discover_paths(
-            self.root, paths, max_bytes=self.options.max_bytes, index_dir=self.index_dir, on_skip=self._skip, **self.selection
+            self.root, paths, max_bytes=self.options.max_bytes, index_dir=self.skip_dir, on_skip=self._skip, **self.selection
         )
 
     def _skip(self, path: str, reason: str) -> None:
@@ -389,28 +301,12 @@ class _Sync:
         self.progress_cb(self.progress)
 
     def _committed(self, removed: list[int], added: list[int], vectors: np.ndarray | None = None) -> None:
-        """Count chunks and patch FAISS only once their transaction is committed: `_finish`
-        saves the vector file even after a failed run, and a rolled-back removal removed nothing.
-
-        `vectors`, when given, are the added chunks' vectors in order (a worker embedded them);
-        otherwise they are read back from SQLite. Removals go first: a new chunk may reuse a
-        removed chunk's id."""
+        """Count chunks and keep the store's derived vector index in step, only once their
+        transaction is committed (see `stores.Writer.committed`). `vectors`, when given, are
+        the added chunks' vectors in order (a worker embedded them)."""
         self.report.chunks_written += len(added)
         self.progress.chunks_written += len(added)
-        if self.vectors is None:
-            return
-        try:
-            self.vectors.remove(removed)
-            if vectors is not None and len(vectors) == len(added):
-                self.vectors.add(np.asarray(added, dtype=np.int64), vectors)
-            else:
-                for ids, matrix in self.store.chunk_vectors(self.embedder.signature, added):
-                    self.vectors.add(ids, matrix)
-            if not self.vectors.binary and not self.vectors.suits(len(self.vectors)):
-                self.vectors = self.vectors.as_binary()
-        except BaseException:
-            self.vectors = None  # half patched: rebuilt from SQLite at the end
-            raise
+        self.store.committed(removed, added, vectors, self.embedder.signature)
 
     def _embed_missing(self, prepared: list[Prepared]) -> None:
         """Embed each distinct text not already stored under this embedder's signature.
@@ -467,7 +363,7 @@ class _Sync:
         )
 
     def _finish(self, started: float, *, complete: bool) -> None:
-        """Record the sync and save FAISS (`_save_vectors`).
+        """Record the sync and save the store's derived vector index (`finish_vectors`).
 
         Only a complete full sync drops unused vectors (an interrupted run's vectors are what
         lets the next run resume without embedding them again), those beyond what the store
@@ -483,31 +379,9 @@ class _Sync:
             self.report.tokens = getattr(self.embedder, "tokens_used", 0) - self.tokens_before
             self.store.record_sync(self.report.tokens)
         self.report.files, self.report.chunks = self.store.counts()
-        self._save_vectors()
+        self.store.finish_vectors(self.report.chunks, self.embedder.signature, self.embedder.dimensions)
         self.report.skipped = dict(self.skipped)
         self.report.seconds = time.perf_counter() - started
-
-    def _save_vectors(self) -> None:
-        """Save the index kept in step when it suits the size, else a rebuild; nothing when no
-        commit has moved the generation since the file was loaded current, as in a sync that
-        found nothing to do (rewriting the kernel's 74 MB file cost 0.3-0.6 s of its 3.3 s)."""
-        vectors, generation = self.vectors, self.store.generation
-        rebuild = vectors is None or not vectors.suits(self.report.chunks)
-        if rebuild:
-            vectors = build_vectors(self.store, self.embedder.signature, self.embedder.dimensions)
-        if rebuild or generation != self.saved_generation:
-            vectors.save(self.vectors_path, generation)
-        if self.kept is not None:
-            self.kept.keep(vectors, generation, self.vectors_path)
-
-
-def build_vectors(store: Store, signature: str, dims: int) -> VectorIndex:
-    """A fresh FAISS index from every vector in SQLite, of the kind that suits its size."""
-    vectors = VectorIndex.for_size(dims, store.counts()[1], lambda: store.vector_sample(signature, MEAN_SAMPLE))
-    for ids, matrix in store.chunk_vectors(signature):
-        vectors.add(ids, matrix)
-    return vectors
-
 
 def _work(changed: list[SourceFile], states: dict[str, FileState], options: PrepareOptions) -> Iterator[Work]:
     """Batches of (file, the content hash the index holds for it) for `prepare_batch`."""

@@ -99,9 +99,14 @@ class IndexBeingBuilt(CodesearchError):
 class IndexHandle:
     """The served index: where to find it, and its Searcher once one could be opened."""
 
-    def __init__(self, root: Path, index_dir: Path | None, watcher: Watcher | None = None) -> None:
+    def __init__(
+        self, root: Path, index_dir: Path | None, watcher: Watcher | None = None, *,
+        store: str | None = None, repo: str | None = None,
+    ) -> None:
+        """`store` and `repo`: serve one repository of a store instead of the local index."""
         self.root = root
         self.explicit = watcher.index_dir if watcher else index_dir
+        self.store, self.repo = store, repo
         self.watcher = watcher
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
@@ -123,12 +128,12 @@ class IndexHandle:
         """Run `action` on the Searcher, opening it on first use (the index may appear later)."""
         with self._lock:
             if self._searcher is None:
-                self._searcher = Searcher(self.located(), on_notice=log.warning)
+                self._searcher = Searcher(self.located(), repos=[self.repo or self.root.name], on_notice=log.warning)
             return action(self._searcher)
 
-    def located(self) -> Path:
-        """The index directory: `--index` (or $CODESEARCH_INDEX), else found walking up from the root."""
-        return find_index(self.explicit, start=self.root)
+    def located(self) -> Path | str:
+        """The store, else the index directory: `--index` (or $CODESEARCH_INDEX), else found walking up from the root."""
+        return self.store or find_index(self.explicit, start=self.root)
 
     def reindex(self, full: bool) -> dict:
         """What `codesearch index [--full]` does for the served index, with its configuration."""
@@ -137,7 +142,7 @@ class IndexHandle:
         root, index_dir = self._target()
         if full:
             self.close()
-        report = configured_sync(root, index_dir, full=full, wait=REINDEX_WAIT_S)
+        report = configured_sync(root, index_dir, {"store": self.store}, full=full, wait=REINDEX_WAIT_S, repo=self.repo)
         if full:
             self.close()  # the rebuild recorded the embedder anew; the next query must not use the old one
         return report.__dict__
@@ -148,12 +153,14 @@ class IndexHandle:
         served root when there is no index yet, or when it is damaged or came with the repository
         (the sync then rebuilds it for the served root).
         """
+        if self.store:
+            return self.root, None
         try:
             index_dir = self.located()
         except CodesearchError:
             return self.root, self.explicit
         try:
-            return self.use(lambda searcher: (searcher.root, searcher.index_dir))
+            return self.use(lambda searcher: (searcher.root, Path(searcher.location)))
         except EXPECTED_FAILURES:
             return self.root, index_dir
 
@@ -164,13 +171,16 @@ class IndexHandle:
                 self._searcher = None
 
 
-def serve(root: Path, *, index_dir: Path | None = None, watch: bool = False) -> None:
-    """Serve the tools over stdio until the client closes stdin; with `watch`, keep the index fresh meanwhile."""
+def serve(
+    root: Path, *, index_dir: Path | None = None, store: str | None = None, repo: str | None = None, watch: bool = False,
+) -> None:
+    """Serve the tools over stdio until the client closes stdin; with `watch`, keep the index
+    fresh meanwhile. With `store`, the repository `repo` (default: the root's name) of that store."""
     root = root.absolute()
     if not root.is_dir():
         raise CodesearchError(f"path not found or not a directory: {root}")
-    watcher = _watcher(root, index_dir) if watch else None
-    index = IndexHandle(root, index_dir, watcher)
+    watcher = _watcher(root, index_dir, store, repo) if watch else None
+    index = IndexHandle(root, index_dir, watcher, store=store, repo=repo)
     try:
         with _kept_fresh(watcher) as watching:
             build_server(index, watching=watching).run("stdio")
@@ -178,12 +188,13 @@ def serve(root: Path, *, index_dir: Path | None = None, watch: bool = False) -> 
         index.close()
 
 
-def _watcher(root: Path, index_dir: Path | None) -> Watcher:
+def _watcher(root: Path, index_dir: Path | None, store: str | None, repo: str | None) -> Watcher:
     """A watcher as `codesearch watch` makes it, under the same configuration."""
     from codesearch.config import load_config
     from codesearch.watcher import Watcher
 
-    return Watcher(root, index_dir=index_dir, on_notice=_log_notice, **load_config(root, index_dir).sync_options())
+    settings = load_config(root, index_dir)
+    return Watcher(root, index_dir=index_dir, store=store, repo=repo, on_notice=_log_notice, **settings.sync_options())
 
 
 @contextmanager
@@ -272,6 +283,8 @@ def _status(index: IndexHandle, watching: bool) -> dict:
     from codesearch.status import index_status
 
     progress = index.building()
+    if index.store:
+        return {**index.use(_repository_status), "watching": watching, "indexing": None}
     try:
         info = index_status(index.located())
     except EXPECTED_FAILURES:
@@ -280,6 +293,12 @@ def _status(index: IndexHandle, watching: bool) -> dict:
         raise IndexBeingBuilt(progress) from None
     indexing = None if progress is None else {"files_done": progress.files_done, "files_total": progress.files_total}
     return {**info.__dict__, "watching": watching, "indexing": indexing}
+
+
+def _repository_status(searcher: Searcher) -> dict:
+    """The served repository of a store: its root, counts and last sync, and the store's embedder."""
+    embedder = json.loads(searcher.store.get_meta("embedder") or "{}").get("signature", "")
+    return {**searcher.store.repositories()[0], "store": searcher.location, "embedder": embedder}
 
 
 def _so_far(progress: Progress) -> str:

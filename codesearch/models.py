@@ -21,6 +21,8 @@ class Chunk:
     start_line: int
     end_line: int
     text: str
+    repo: str = ""
+    """The repository, in a store that holds several (`stores.postgres`); empty in a local index."""
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,11 @@ class Hit:
     language: str
     score: float
     text: str
+    repo: str = ""
+
+    def to_dict(self) -> dict:
+        """The JSON of a hit; `repo` only where the store holds several repositories."""
+        fields = dict(self.__dict__)
+        if not self.repo:
+            del fields["repo"]
+        return fields

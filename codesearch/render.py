@@ -158,7 +158,7 @@ def config(console: Console, settings: Config) -> None:
     """Every setting, its value and where it came from."""
     from rich.markup import escape
 
-    unset = {"model": "(the embedder's default)", "dims": "(the model's default)", "languages": "(all)"}
+    unset = {"model": "(the embedder's default)", "dims": "(the model's default)", "languages": "(all)", "store": "(the local index)"}
     console.print(f"[bold]{'root':>13}[/bold]  {escape(str(settings.root))}", highlight=False, soft_wrap=True)
     console.print(f"[bold]{'index':>13}[/bold]  {escape(str(settings.index_dir))}", highlight=False, soft_wrap=True)
     for key, entry in settings.to_dict()["settings"].items():
@@ -180,3 +180,18 @@ def status(console: Console, info: IndexStatus) -> None:
     for name, value in rows:
         console.print(f"[bold]{name:>13}[/bold]  {escape(value)}", soft_wrap=True)
 
+
+
+def store_status(console: Console, found: dict) -> None:
+    """A store's repositories, one line each: name, files, chunks, last sync, root."""
+    from rich.markup import escape
+
+    console.print(f"[bold]{'store':>13}[/bold]  {escape(found['store'])}", soft_wrap=True)
+    console.print(f"[bold]{'embedder':>13}[/bold]  {escape(found['embedder'] or '(none yet)')}", soft_wrap=True)
+    for repo in found["repositories"]:
+        last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(repo["last_sync"])) if repo["last_sync"] else "never"
+        console.print(
+            f"[bold]{escape(repo['repo']):>13}[/bold]  {repo['files']:>8,} files {repo['chunks']:>10,} chunks  "
+            f"synced {last}  {escape(repo['root'])}",
+            soft_wrap=True, highlight=False,
+        )

@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from codesearch.embedders import Embedder, normalize_rows, open_embedder
 from codesearch.errors import CodesearchError
 from codesearch.languages import canonical_language
-from codesearch.locate import find_index
-from codesearch.lock import IndexBusy, writer_active, writer_lock
 from codesearch.models import Chunk, Hit
 from codesearch.pathfilter import path_matcher
 from codesearch.ranking import asked_identifier, defines, rerank
-from codesearch.store import Store
+from codesearch.stores import Reader, open_reader
 from codesearch.tasks import query_task
 from codesearch.text import query_words, subtokens
-from codesearch.vectors import VECTORS_NAME, VectorIndex, file_identity
 
 MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
@@ -53,22 +50,25 @@ class SearchResult:
     hits: list[Hit]
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "task": self.task, "mode": self.mode, "results": [hit.__dict__ for hit in self.hits]}
+        return {"query": self.query, "task": self.task, "mode": self.mode, "results": [hit.to_dict() for hit in self.hits]}
 
 
 class Searcher:
     """An open index, loaded once and queried many times (`ask --batch`, the Python API)."""
 
-    def __init__(self, index_dir: Path | str | None = None, *, on_notice: Callable[[str], None] | None = None) -> None:
-        """`on_notice` hears what the reader repaired on its own (a vector file rebuilt), since the library never prints."""
-        self.index_dir = find_index(Path(index_dir) if index_dir else None)
-        self._notify = on_notice or (lambda _message: None)
-        self.store = Store.open(self.index_dir)
+    def __init__(
+        self, index_dir: Path | str | None = None, *, repos: Sequence[str] = (),
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        """`index_dir`: a local index directory or its root (default: found from the current
+        directory), or a store URL (`postgresql://...`), whose `repos` narrow the search to
+        those repositories (default all). `on_notice` hears what the reader repaired on its
+        own (a vector file rebuilt), since the library never prints."""
+        self.store: Reader = open_reader(index_dir, repos=repos, on_notice=on_notice)
+        self.location = self.store.location
         self._embedder: Embedder | None = None
-        self._vectors: VectorIndex | None = None
         self._generation = -1
-        """The store's generation `_vectors` is current for; -1 while it is a writer's older file."""
-        self._file: tuple[int, int, int] | None = None
+        """The store's generation at which `_embedder` was last checked against the recorded one."""
 
     def close(self) -> None:
         self.store.close()
@@ -81,66 +81,21 @@ class Searcher:
 
     @property
     def root(self) -> Path:
-        return Path(self.store.get_meta("root") or self.index_dir.parent)
+        return self.store.root
 
     @property
     def embedder(self) -> Embedder:
+        """The recorded embedder; an index rebuilt with another one since the last query
+        (`index --full --embedder ...`) switches this reader's query embedder too."""
+        generation = self.store.generation
+        if self._embedder is not None and generation != self._generation:
+            recorded = json.loads(self.store.get_meta("embedder") or "{}")
+            if self._embedder.signature != recorded.get("signature"):
+                self._embedder = None
+        self._generation = generation
         if self._embedder is None:
             self._embedder = open_embedder(self.store, None)
         return self._embedder
-
-    @property
-    def vectors(self) -> VectorIndex:
-        """The FAISS index for the store's current generation, reloaded when a writer moved on.
-
-        The saved file is used when current. While a writer holds the lock, a whole file of an
-        earlier generation serves as it is, until the writer saves its own (a watcher's batch,
-        within a second): rebuilding meanwhile took a fresh `ask` 10 s on the Linux kernel,
-        and its save could replace the writer's newer file. Otherwise the index is rebuilt
-        from SQLite and saved. An index rebuilt with another embedder
-        (`index --full --embedder ...`) switches this reader's query embedder too.
-        """
-        generation = self.store.generation
-        if self._vectors is not None and generation == self._generation:
-            return self._vectors
-        path = self.index_dir / VECTORS_NAME
-        writing = writer_active(self.index_dir)
-        if self._vectors is not None and writing and self._file == file_identity(path):
-            return self._vectors
-        dims, largest = self._recorded_dims(), self.store.largest_chunk_id()
-        vectors = VectorIndex.load(path, generation, dims, largest)
-        current = vectors is not None
-        if vectors is None and writing:
-            vectors = VectorIndex.load(path, None, dims, largest)
-        if vectors is None:
-            from codesearch.indexer import build_vectors  # only to rebuild: a query on a saved file never imports the indexer
-
-            vectors, current = build_vectors(self.store, self.embedder.signature, dims), True
-            if path.exists():
-                self._notify(f"the vector file {path} was stale or damaged; rebuilt it from the index database")
-            self._save_quietly(vectors, path, generation)
-        self._vectors, self._file = vectors, file_identity(path)
-        self._generation = generation if current else -1
-        return vectors
-
-    def _recorded_dims(self) -> int:
-        """The dimensions of the embedder the index records, dropping this reader's query
-        embedder when the index was rebuilt with another."""
-        recorded = json.loads(self.store.get_meta("embedder") or "{}")
-        if self._embedder is not None and self._embedder.signature != recorded.get("signature"):
-            self._embedder = None
-        return int(recorded.get("dims", 0))
-
-    def _save_quietly(self, vectors: VectorIndex, path: Path, generation: int) -> None:
-        """Saved under the writer lock, and only while `generation` is still the store's, so a
-        writer's newer file is never replaced; a reader that lacks write access, or finds a
-        writer at work, keeps the rebuilt index in memory only."""
-        try:
-            with writer_lock(self.index_dir, "ask", wait=0.0):
-                if self.store.generation == generation:
-                    vectors.save(path, generation)
-        except (OSError, IndexBusy):
-            pass
 
     def search(
         self,
@@ -206,7 +161,7 @@ class Searcher:
             cid = _enclosing(own, relpath, line)
             query, chosen = f"{relpath}:{own[cid].start_line}-{own[cid].end_line}", [cid]
         excluded = set(chosen)
-        found = self.vectors.search(self._mean_vector(chosen), k + len(excluded), allowed)
+        found = self.store.dense_search(self._mean_vector(chosen), k + len(excluded), allowed, self._signature())
         ranked = [(cid, score) for cid, score in found if cid not in excluded][:k]
         return SearchResult(query, "code2code", "dense", self._hits(ranked))
 
@@ -228,11 +183,13 @@ class Searcher:
 
     def _mean_vector(self, chunk_ids: list[int]) -> np.ndarray:
         """The stored vectors of `chunk_ids` averaged and normalised (one id: its own vector)."""
-        signature = json.loads(self.store.get_meta("embedder") or "{}").get("signature", "")
-        parts = [matrix for _ids, matrix in self.store.chunk_vectors(signature, chunk_ids)]
+        parts = [matrix for _ids, matrix in self.store.chunk_vectors(self._signature(), chunk_ids)]
         if not parts:
             raise CodesearchError("the index has no stored vectors for that code; run `codesearch index` again")
         return normalize_rows(np.concatenate(parts).mean(axis=0, keepdims=True))[0]
+
+    def _signature(self) -> str:
+        return json.loads(self.store.get_meta("embedder") or "{}").get("signature", "")
 
     def _allowed(self, language: str | None, path_glob: str | Iterable[str] | None, here: str) -> list[int] | None:
         """The chunk ids the filters leave, None for all; an unknown language is an error first."""
@@ -262,10 +219,8 @@ class Searcher:
         return [(cid, 0.0) for cid, symbol in named if cid not in have and defines(symbol, name)]
 
     def _dense(self, query: str, task: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
-        vectors = self.vectors  # first: it notices an index rebuilt with another embedder
-        vector = self.embedder.embed([query], task)[0]
-        signature = self.embedder.signature
-        return vectors.search(vector, pool, allowed, lambda ids: self.store.chunk_vectors(signature, ids))
+        embedder = self.embedder
+        return self.store.dense_search(embedder.embed([query], task)[0], pool, allowed, embedder.signature)
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -315,6 +270,8 @@ def _enclosing(chunks: dict[int, Chunk], relpath: str, line: int) -> int:
 
 
 def _hit(chunk: Chunk, score: float) -> Hit:
-    return Hit(chunk.path, chunk.start_line, chunk.end_line, chunk.symbol, chunk.kind, chunk.language, round(score, 6), chunk.text)
+    return Hit(
+        chunk.path, chunk.start_line, chunk.end_line, chunk.symbol, chunk.kind, chunk.language, round(score, 6), chunk.text, chunk.repo
+    )
 
 

@@ -63,7 +63,7 @@ from codesearch.indexer import CHUNK_SIZE_KEY, EmbedderMismatch, KeptVectors, Pr
 from codesearch.languages import detect_language, needs_head
 from codesearch.locate import index_dir_for_root, prepare_index_dir
 from codesearch.lock import watch_lock
-from codesearch.store import DB_NAME, Store
+from codesearch.stores import open_reader, target_for
 from codesearch.text import plural
 
 QUIET_S = 0.1  # an editor's save is a burst of events within a few milliseconds
@@ -134,6 +134,8 @@ class Watcher:
         root: Path | str,
         *,
         index_dir: Path | None = None,
+        store: str | None = None,
+        repo: str | None = None,
         poll: bool = False,
         on_notice: NoticeCallback | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -145,18 +147,23 @@ class Watcher:
         spec: EmbedderSpec | None = None,
     ) -> None:
         """`spec`, when given, is the embedder the settings choose: an index built with another
-        is refused (EmbedderMismatch ends `run`), as `codesearch index` refuses it."""
+        is refused (EmbedderMismatch ends `run`), as `codesearch index` refuses it. `store` and
+        `repo` write to a store instead of the local index (see `indexer.sync`); the watch lock
+        stays in the local index directory, so that two watchers of one checkout never race."""
         self.root = Path(root).absolute()
         if not self.root.is_dir():
             raise CodesearchError(f"path not found or not a directory: {self.root}")
         self.index_dir = index_dir_for_root(self.root, index_dir)
         self.poll = poll
         self.max_bytes = max_bytes
-        self.settings = {"ignore": tuple(ignore), "languages": languages, "chunk_size": chunk_size, "spec": spec}
-        """The configured embedder, file and chunk settings, passed through to every sync."""
+        self.settings = {
+            "ignore": tuple(ignore), "languages": languages, "chunk_size": chunk_size, "spec": spec,
+            "store": store, "repo": repo,
+        }
+        """The configured embedder, file and chunk settings and the store, passed through to every sync."""
         self.ready = threading.Event()
         """Set once the first full sync is done and events are being followed."""
-        self._building: Progress | None = Progress() if _never_built(self.index_dir) else None
+        self._building: Progress | None = Progress() if _never_built(self.root, store or self.index_dir, repo) else None
         """The first sync's progress while it builds an index no sync ever completed; see `building`."""
         self._notify = on_notice or (lambda _notice: None)
         self._pending = _Pending(quiet_s, max_delay_s)
@@ -450,18 +457,18 @@ def _may_be_source(relpath: str) -> bool:
     return detect_language(name) is not None or needs_head(name)
 
 
-def _never_built(index_dir: Path) -> bool:
+def _never_built(root: Path, location: str | Path, repo: str | None) -> bool:
     """Whether no full sync ever completed on the index (each records the chunk size it used).
     An index that cannot be read counts as built: what is wrong with it is for readers to report.
     """
     try:
-        store = Store.open(index_dir)
+        reader = open_reader(location, repos=[repo or root.name])
     except CodesearchError:
-        return not (index_dir / DB_NAME).exists()
+        return not target_for(root, location, repo=repo).has_index()
     try:
-        return store.get_meta(CHUNK_SIZE_KEY) is None
+        return reader.get_meta(CHUNK_SIZE_KEY) is None
     finally:
-        store.close()
+        reader.close()
 
 
 def _describe(report: SyncReport, paths: list[str] | None) -> str:

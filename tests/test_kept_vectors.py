@@ -9,8 +9,8 @@ import pytest
 
 from conftest import function
 from invariants import check_invariants
-from codesearch import indexer
 from codesearch.indexer import KeptVectors, sync
+from codesearch.stores import local
 from codesearch.vectors import VECTORS_NAME, VectorIndex
 
 
@@ -31,7 +31,7 @@ def interrupted(*_args: object) -> None:
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> type[CountedLoads]:
     """The vector file reads of every sync from here on."""
-    monkeypatch.setattr(indexer, "VectorIndex", CountedLoads)
+    monkeypatch.setattr(local, "VectorIndex", CountedLoads)
     monkeypatch.setattr(CountedLoads, "loads", 0)
     return CountedLoads
 

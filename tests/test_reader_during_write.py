@@ -82,7 +82,7 @@ def test_a_full_rebuild_removes_the_old_vector_file_before_it_writes(indexed: Pa
     run = indexer._Sync.run
 
     def look_first(self: indexer._Sync, paths: list[str] | None) -> indexer.SyncReport:
-        present_at_start.append(self.vectors_path.exists())
+        present_at_start.append(self.store.vectors_path.exists())
         return run(self, paths)
 
     monkeypatch.setattr(indexer._Sync, "run", look_first)
