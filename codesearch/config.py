@@ -31,6 +31,7 @@ from codesearch.errors import CodesearchError
 from codesearch.files import DEFAULT_MAX_BYTES, SETTINGS_MAX_BYTES, UnreadableFile, read_settings_file
 from codesearch.languages import canonical_language
 from codesearch.locate import check_index_dir, index_dir_for_root
+from codesearch.stores import is_url, redacted, store_url
 
 if TYPE_CHECKING:
     from codesearch.indexer import SyncReport
@@ -67,15 +68,6 @@ def _patterns(value: object) -> tuple[str, ...]:
 
 def _languages(value: object) -> tuple[str, ...]:
     return tuple(canonical_language(name) for name in _patterns(value))
-
-
-def store_url(value: object) -> str:
-    """A store URL of a registered scheme (`stores.SCHEMES`); else ValueError."""
-    from codesearch.stores import SCHEMES, is_url
-
-    if not is_url(_text(value)):
-        raise ValueError(f"expected a store URL ({', '.join(f'{s}://...' for s in SCHEMES)}), got {value!r}")
-    return str(value)
 
 
 _CHECKS: dict[str, Callable[[object], object]] = {
@@ -304,8 +296,6 @@ def _named_source(key: str, source: str) -> str:
 
 def _plain(value: object) -> object:
     """JSON-ready: tuples as lists, a store URL without its password."""
-    from codesearch.stores import is_url, redacted
-
     if is_url(value):
         return redacted(str(value))
     return list(value) if isinstance(value, tuple) else value

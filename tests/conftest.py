@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from codesearch.cli import app
 from codesearch.store import Store
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 REPO_FILES = {
     "src/jsonutil.py": '''
@@ -140,3 +145,21 @@ def ask_json(cli, *args: str) -> dict:
     answer = json.loads(result.stdout)
     assert result.exit_code == (0 if answer["results"] else 1), result.output
     return answer
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL + pgvector server for the session, started by the first test that needs it."""
+    # imported here: psycopg's import would slow every run, and only these tests need it installed
+    from pgserver import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database with pgvector enabled, dropped after the test so the session's server stays small."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)

@@ -56,7 +56,8 @@ def test_indexing_many_distinct_words_builds_the_dict() -> None:
     texts = [f"parse_json{i} load_config{i}" for i in range(200)]
     before = model.embed(texts, 1, 256)
     assert model._vocab is not None and len(model._vocab) == model.known
-    assert np.array_equal(static.StaticModel(static.MODEL_DIR).embed(texts[:1], 1, 256), before[:1])
+    # equal up to float32 rounding: numpy 2.4 sums a batch's rows in another order than one row's
+    np.testing.assert_allclose(static.StaticModel(static.MODEL_DIR).embed(texts[:1], 1, 256), before[:1], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("model", ["", "hash-subtokens"])

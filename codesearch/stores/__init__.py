@@ -141,6 +141,13 @@ def is_url(location: object) -> bool:
     return isinstance(location, str) and location.split("://", 1)[0].lower() in SCHEMES and "://" in location
 
 
+def store_url(value: object) -> str:
+    """A store URL of a registered scheme; else ValueError (a setting's check)."""
+    if not isinstance(value, str) or not is_url(value.strip()):
+        raise ValueError(f"expected a store URL ({', '.join(f'{s}://...' for s in SCHEMES)}), got {value!r}")
+    return value.strip()
+
+
 def redacted(url: str) -> str:
     """A store URL without its password, for messages, reports and `codesearch config`."""
     parts = urlsplit(url)

@@ -166,25 +166,30 @@ def _ensure_schema(conn: Any) -> None:
     if _schema_version(conn) is None:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_SPACE,))
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            for table in _GRANTED_TABLES:
-                conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-                conn.execute(
-                    f"CREATE POLICY codesearch_granted ON {table} FOR SELECT "
-                    "USING (repo_id IN (SELECT repo_id FROM codesearch_grants))"
-                )
-            conn.execute(
-                "INSERT INTO codesearch_meta(key, value) VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
-                (SCHEMA_VERSION,),
-            )
+            if _schema_version(conn) is None:  # not made meanwhile by another first writer
+                _create_schema(conn)
     version = _schema_version(conn)
     if version != SCHEMA_VERSION:
         raise CodesearchError(f"the store uses codesearch schema {version}; this codesearch needs {SCHEMA_VERSION}")
 
 
+def _create_schema(conn: Any) -> None:
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        conn.execute(statement)
+    for table in _GRANTED_TABLES:
+        conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        conn.execute(
+            f"CREATE POLICY codesearch_granted ON {table} FOR SELECT USING (repo_id IN (SELECT repo_id FROM codesearch_grants))"
+        )
+    conn.execute("INSERT INTO codesearch_meta(key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
+
+
 def _schema_version(conn: Any) -> str | None:
-    if conn.execute("SELECT to_regclass('codesearch_meta')").fetchone()[0] is None:
+    """Read from pg_tables, not with to_regclass: its cache may still hold the table's absence
+    as seen before another first writer created it."""
+    if not conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'codesearch_meta')"
+    ).fetchone()[0]:
         return None
     row = conn.execute("SELECT value FROM codesearch_meta WHERE key = 'schema_version'").fetchone()
     return row[0] if row else None
