@@ -262,3 +262,17 @@ def test_a_settings_file_may_not_choose_the_store(repo: Path, cli) -> None:
     (repo / "pyproject.toml").write_text('[tool.codesearch]\nstore = "postgresql://collector@203.0.113.9/code"\n')
     result = cli("index", repo, "--quiet")
     assert result.exit_code == 2 and "may not choose the store" in result.stderr
+
+
+def test_one_reader_answers_several_threads_at_once(repo: Path, pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codesearch.searcher import Searcher
+
+    sync(repo, store=pg_url)
+    queries = ["parse json", "fibonacci number", "ConfigLoader", "debounce", "prime"] * 4
+    with Searcher(pg_url) as searcher:
+        alone = [searcher.search(q, 5).to_dict() for q in queries]
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda q: searcher.search(q, 5).to_dict(), queries))
+    assert together == alone

@@ -51,6 +51,8 @@ _BM25_K1, _BM25_B = 1.2, 0.75
 _NAME_WEIGHT = 2.0
 """A name's hit counts twice a body's, as the local store's `bm25(chunks_fts, 2.0, 1.0)`."""
 HNSW_EF_SEARCH = 100
+POOL_MAX = 8
+"""Connections one reader holds at most: what `codesearch serve` answers at once from a store."""
 _WORD = re.compile(r"^[a-z0-9_]+$")
 
 _SCHEMA = """
@@ -154,6 +156,16 @@ def _connect(url: str) -> Any:
         conn.close()
         raise
     return conn
+
+
+def _pool(url: str) -> Any:
+    """Connections for a reader: up to POOL_MAX at once, each with pgvector's types."""
+    from psycopg_pool import ConnectionPool
+
+    return ConnectionPool(
+        url, min_size=1, max_size=POOL_MAX, connection_class=_Connection, configure=register_vector,
+        kwargs={"autocommit": True, "connect_timeout": 10}, open=True,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -541,31 +553,36 @@ class PostgresReader:
     def __init__(self, url: str, repos: Sequence[str]) -> None:
         self.url = url
         self.location = redacted(url)
-        self.conn = _connect(url)
+        first = _connect(url)  # one line for a server that cannot be reached, and the schema checked
         try:
             names = [_checked_repo(name) for name in dict.fromkeys(repos)]
-            self.scope = _Scope([_repo_id(self.conn, name) for name in names] if names else None, names)
-        except BaseException:
-            self.conn.close()
-            raise
+            self.scope = _Scope([_repo_id(first, name) for name in names] if names else None, names)
+        finally:
+            first.close()
+        self._pool = _pool(url)
 
     def close(self) -> None:
-        self.conn.close()
+        self._pool.close()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """One statement's rows, on a connection of the pool: a reader serves several threads at once."""
+        with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _repo_ids(self) -> list[int]:
         if self.scope.ids is not None:
             return self.scope.ids
-        return [r[0] for r in self.conn.execute("SELECT id FROM repos")]
+        return [r[0] for r in self._rows("SELECT id FROM repos")]
 
     def get_meta(self, key: str) -> str | None:
         if key in GLOBAL_KEYS:
-            row = self.conn.execute("SELECT value FROM codesearch_meta WHERE key = %s", (key,)).fetchone()
-            return row[0] if row else None
+            rows = self._rows("SELECT value FROM codesearch_meta WHERE key = %s", (key,))
+            return rows[0][0] if rows else None
         ids = self._repo_ids()
         if len(ids) != 1:
             return None
-        row = self.conn.execute("SELECT value FROM repo_meta WHERE repo_id = %s AND key = %s", (ids[0], key)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT value FROM repo_meta WHERE repo_id = %s AND key = %s", (ids[0], key))
+        return rows[0][0] if rows else None
 
     @property
     def root(self) -> Path:
@@ -576,16 +593,19 @@ class PostgresReader:
 
     @property
     def generation(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(sum(generation), 0) FROM repos").fetchone()[0])
+        return int(self._rows("SELECT COALESCE(sum(generation), 0) FROM repos")[0][0])
 
     def file_states(self, under: Iterable[str] | None = None) -> dict[str, FileState]:
-        return _file_states(self.conn, self._repo_ids(), under)
+        with self._pool.connection() as conn:
+            return _file_states(conn, self._repo_ids(), under)
 
     def counts(self) -> tuple[int, int]:
-        return _counts(self.conn, self._repo_ids())
+        with self._pool.connection() as conn:
+            return _counts(conn, self._repo_ids())
 
     def chunk_vectors(self, signature: str, chunk_ids: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return _chunk_vectors(self.conn, chunk_ids)
+        with self._pool.connection() as conn:
+            return iter(list(_chunk_vectors(conn, chunk_ids)))
 
     def _filters(self, allowed: Allowed, alias: str = "c") -> tuple[str, list[object]]:
         """SQL conditions (with their parameters) for the scope and a filter's chunk ids."""
@@ -606,10 +626,10 @@ class PostgresReader:
         where, params = self._filters(allowed)
         distance = f"c.embedding::halfvec({dims}) <=> %s::halfvec({dims})"
         query = HalfVector(np.asarray(vector, dtype=np.float16))
-        with self.conn.transaction():
-            self.conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(k))}")
-            rows = self.conn.execute(
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(k))}")
+            rows = conn.execute(
                 f"SELECT c.id, {distance} AS d FROM chunks c WHERE c.embedding IS NOT NULL{where} ORDER BY d LIMIT %s",
                 (query, *params, k),
             ).fetchall()
@@ -631,28 +651,28 @@ class PostgresReader:
         if not kept:
             return []
         documents, tokens = self._corpus()
-        rows = self.conn.execute(
+        rows = self._rows(
             "SELECT c.id, c.lexical_len, u.lexeme, u.weights FROM chunks c, unnest(c.lexemes) u "
             f"WHERE c.lexemes @@ to_tsquery('simple', %s){where} AND u.lexeme = ANY(%s)",
             (" | ".join(kept), *params, kept),
-        ).fetchall()
+        )
         return _bm25(rows, {t: frequencies[t] for t in kept}, documents, tokens / max(documents, 1))[:limit]
 
     def _document_frequency(self, term: str, where: str, params: list[object]) -> int:
         """Chunks holding `term`, counted up to LEXICAL_BUDGET + 1 (a common word stops there)."""
         return int(
-            self.conn.execute(
+            self._rows(
                 f"SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.lexemes @@ to_tsquery('simple', %s){where} LIMIT %s) t",
                 (term, *params, LEXICAL_BUDGET + 1),
-            ).fetchone()[0]
+            )[0][0]
         )
 
     def _corpus(self) -> tuple[int, int]:
         """Chunks and lexical tokens in the searched repositories (BM25's N and average length)."""
-        row = self.conn.execute(
+        row = self._rows(
             "SELECT COALESCE(sum(chunks), 0), COALESCE(sum(lexical_tokens), 0) FROM repos WHERE id = ANY(%s)",
             (self._repo_ids(),),
-        ).fetchone()
+        )[0]
         return int(row[0]), int(row[1])
 
     def symbols_with_word(self, word: str, allowed: Allowed) -> list[tuple[int, str]]:
@@ -660,14 +680,14 @@ class PostgresReader:
         if not _WORD.match(word):
             return []
         where, params = self._filters(allowed)
-        rows = self.conn.execute(
+        rows = self._rows(
             f"SELECT c.id, c.symbol FROM chunks c WHERE c.lexemes @@ to_tsquery('simple', %s){where} ORDER BY c.id LIMIT %s",
             (f"{word}:A", *params, NAMED_SCAN),
         )
         return [(int(cid), symbol) for cid, symbol in rows]
 
     def chunks_by_ids(self, ids: Sequence[int]) -> dict[int, Chunk]:
-        rows = self.conn.execute(
+        rows = self._rows(
             "SELECT c.id, f.path, f.language, c.kind, c.symbol, c.start_line, c.end_line, c.text, r.name "
             "FROM chunks c JOIN files f ON f.repo_id = c.repo_id AND f.id = c.file_id JOIN repos r ON r.id = c.repo_id "
             "WHERE c.id = ANY(%s)",
@@ -676,7 +696,7 @@ class PostgresReader:
         return {int(cid): Chunk(*fields) for cid, *fields in rows}
 
     def repositories(self) -> list[dict[str, object]]:
-        rows = self.conn.execute(
+        rows = self._rows(
             "SELECT r.name, root.value, (SELECT count(*) FROM files f WHERE f.repo_id = r.id), r.chunks, synced.value "
             "FROM repos r LEFT JOIN repo_meta root ON root.repo_id = r.id AND root.key = 'root' "
             "LEFT JOIN repo_meta synced ON synced.repo_id = r.id AND synced.key = 'last_sync' "
@@ -690,12 +710,12 @@ class PostgresReader:
 
     def chunk_ids_where(self, language: str | None, path_matches: Callable[[str], bool] | None) -> list[int]:
         where, params = self._filters(None, "f")
-        files = self.conn.execute(f"SELECT f.id, f.path, f.language FROM files f WHERE true{where}", params)
+        files = self._rows(f"SELECT f.id, f.path, f.language FROM files f WHERE true{where}", params)
         file_ids = [
             fid for fid, path, lang in files
             if (language is None or lang == language) and (path_matches is None or path_matches(path))
         ]
-        return [int(r[0]) for r in self.conn.execute("SELECT id FROM chunks WHERE file_id = ANY(%s)", (file_ids,))]
+        return [int(r[0]) for r in self._rows("SELECT id FROM chunks WHERE file_id = ANY(%s)", (file_ids,))]
 
 
 def grant_sql(role: str, repos: Sequence[str]) -> list[tuple[str, tuple]]:
