@@ -284,7 +284,10 @@ def _status(index: IndexHandle, watching: bool) -> dict:
 
     progress = index.building()
     if index.store:
-        return {**index.use(_repository_status), "watching": watching, "indexing": None}
+        from codesearch.status import store_status
+
+        found = store_status(index.store, [index.repo or index.root.name])
+        return {**found["repositories"][0], "store": found["store"], "embedder": found["embedder"], "watching": watching, "indexing": None}
     try:
         info = index_status(index.located())
     except EXPECTED_FAILURES:
@@ -293,12 +296,6 @@ def _status(index: IndexHandle, watching: bool) -> dict:
         raise IndexBeingBuilt(progress) from None
     indexing = None if progress is None else {"files_done": progress.files_done, "files_total": progress.files_total}
     return {**info.__dict__, "watching": watching, "indexing": indexing}
-
-
-def _repository_status(searcher: Searcher) -> dict:
-    """The served repository of a store: its root, counts and last sync, and the store's embedder."""
-    embedder = json.loads(searcher.store.get_meta("embedder") or "{}").get("signature", "")
-    return {**searcher.store.repositories()[0], "store": searcher.location, "embedder": embedder}
 
 
 def _so_far(progress: Progress) -> str:

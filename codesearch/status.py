@@ -57,6 +57,19 @@ def index_status(index_dir: Path | None = None, start: Path | None = None) -> In
     )
 
 
+def store_status(url: str, repos: list[str]) -> dict:
+    """A store's repositories (those `repos` names, else all the reader may see), each with
+    its root, files, chunks and last sync, and the store's embedder."""
+    from codesearch.stores import open_reader
+
+    reader = open_reader(url, repos=repos)
+    try:
+        embedder = json.loads(reader.get_meta("embedder") or "{}").get("signature", "")
+        return {"store": reader.location, "embedder": embedder, "repositories": reader.repositories()}
+    finally:
+        reader.close()
+
+
 def _bytes_on_disk(index_dir: Path) -> int:
     """What the plain files in the index directory take; links are not followed out of it."""
     with os.scandir(index_dir) as entries:

@@ -276,3 +276,24 @@ def test_one_reader_answers_several_threads_at_once(repo: Path, pg_url: str) -> 
         with ThreadPoolExecutor(8) as pool:
             together = list(pool.map(lambda q: searcher.search(q, 5).to_dict(), queries))
     assert together == alone
+
+
+def test_mcp_serves_a_repository_of_the_store(repo: Path, pg_url: str, cli) -> None:
+    from test_mcp import served
+
+    files = index(cli, repo, pg_url)["files"]
+    with served(repo, "--store", pg_url) as client:
+        assert client.answer("search", query="parse a JSON document", k=3)["results"][0]["symbol"] == "parse_json"
+        status = client.answer("status")
+    assert (status["repo"], status["store"], status["files"]) == (repo.name, pg_url, files)
+
+
+def test_watch_keeps_the_repository_in_the_store_fresh(repo: Path, pg_url: str) -> None:
+    from test_watch import eventually, start_watching, stop_watching
+
+    watching, thread = start_watching(repo, store=pg_url)
+    try:
+        (repo / "src/shapes.py").write_text("def area_of_hexagon(side):\n    return 2.598 * side * side\n")
+        eventually(lambda: "area_of_hexagon" in {row[2] for row in rows(pg_url, repo.name)})
+    finally:
+        stop_watching(watching, thread)
