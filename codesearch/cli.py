@@ -77,6 +77,12 @@ def _global(
     """
 
 IndexOption = typer.Option(None, "--index", help="Index directory (or its root); default: found by walking up from here. Env: CODESEARCH_INDEX.")
+StoreOption = typer.Option(
+    None, "--store", envvar="CODESEARCH_STORE", show_envvar=False,
+    help="A PostgreSQL store (postgresql://USER@HOST/DB) holding many repositories, instead of the local index. Env: CODESEARCH_STORE.",
+)
+ReposOption = typer.Option(None, "--repo", help="With --store: only this repository; repeat for several (default: all).")
+RepoOption = typer.Option(None, "--repo", help="With --store: the repository's name (default: the directory's name).")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of text.")
 KOption = typer.Option(10, "-k", "--top", min=1, help="How many results.")
 LangOption = typer.Option(None, "--lang", help="Only this language, in any case or by alias (python, py, go, ts, c++).")
@@ -129,6 +135,8 @@ def index(
     full: bool = typer.Option(False, "--full", help="Drop the index and rebuild it from scratch (also switches embedders)."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", min=1, help="Skip files larger than this many bytes (default 1 MiB)."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Where to keep the index (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
+    store: Optional[str] = StoreOption,
+    repo: Optional[str] = RepoOption,
     truncate: bool = typer.Option(False, "--truncate", help="Cut chunks longer than the model's input limit instead of stopping (jina, local)."),
     device: Optional[str] = typer.Option(None, "--device", help="local: cuda, mps or cpu (default: the best available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads for the model."),
@@ -137,14 +145,15 @@ def index(
 ) -> None:
     """Index (or incrementally re-index) a repository.
 
-    Example: codesearch index ./myrepo
+    Example: codesearch index ./myrepo   (or: --store postgresql://search@db/code --repo myrepo)
     """
     from codesearch.config import configured_sync
 
-    flags = {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size}
+    flags = {"embedder": embedder, "model": model, "dims": dims, "max_file_size": max_file_size, "store": store}
+    _repo_needs_store(store, [repo] if repo else [])
     with render.progress_bar(enabled=not quiet and not as_json) as on_progress:
         report = configured_sync(
-            path, index_dir, flags, full=full, progress=on_progress,
+            path, index_dir, flags, full=full, progress=on_progress, repo=repo,
             embedder_options={"truncate": truncate, "device": device, "threads": threads},
         )
     if as_json:
@@ -164,6 +173,8 @@ def ask(
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or lexical."),
     batch: Optional[str] = typer.Option(None, "--batch", help="File with one query per line ('-' for stdin); prints JSON Lines."),
     index_dir: Optional[Path] = IndexOption,
+    store: Optional[str] = StoreOption,
+    repo: Optional[list[str]] = ReposOption,
     as_json: bool = JsonOption,
     vimgrep: bool = VimgrepOption,
     files_only: bool = FilesOnlyOption,
@@ -181,7 +192,7 @@ def ask(
     if batch is None and query is None:
         raise CodesearchError('empty query; say what you are looking for, e.g. codesearch ask "parse json"')
     lines = _read_batch(batch) if batch is not None else []
-    with Searcher(index_dir, on_notice=_notice) as searcher:
+    with Searcher(_location(store, index_dir, repo), repos=repo or (), on_notice=_notice) as searcher:
         options = {"mode": mode, "task": task, "language": lang, "path_glob": path_glob, "here": _here(searcher)}
         if batch is None:
             matched = _show(searcher, searcher.search(query or "", k, **options), output, context)
@@ -202,6 +213,8 @@ def similar(
     lang: Optional[str] = LangOption,
     path_glob: Optional[list[str]] = PathGlobOption,
     index_dir: Optional[Path] = IndexOption,
+    store: Optional[str] = StoreOption,
+    repo: Optional[list[str]] = ReposOption,
     as_json: bool = JsonOption,
     vimgrep: bool = VimgrepOption,
     files_only: bool = FilesOnlyOption,
@@ -216,11 +229,29 @@ def similar(
     from codesearch.searcher import Searcher
 
     output = _output_format(as_json, vimgrep, files_only, context)
-    path, line = _location(location)
-    with Searcher(index_dir, on_notice=_notice) as searcher:
+    path, line = _path_and_line(location)
+    with Searcher(_location(store, index_dir, repo), repos=repo or (), on_notice=_notice) as searcher:
         found = searcher.similar(path, line, k, language=lang, path_glob=path_glob, here=_here(searcher))
         matched = _show(searcher, found, output, context)
     _exit_unless(matched)
+
+
+def _location(store: str | None, index_dir: Path | None, repos: list[str] | None) -> str | Path | None:
+    """The index a query reads: the store URL, else the local index directory."""
+    from codesearch.stores import store_url
+
+    _repo_needs_store(store, repos or [])
+    if store is None:
+        return index_dir
+    try:
+        return store_url(store)
+    except ValueError as exc:
+        raise CodesearchError(f"--store: {exc}") from None
+
+
+def _repo_needs_store(store: str | None, repos: list[str]) -> None:
+    if repos and store is None:
+        raise CodesearchError("--repo names repositories of a --store (or CODESEARCH_STORE); a local index holds one")
 
 
 def _here(searcher: Searcher) -> str:
@@ -277,7 +308,7 @@ def _echo(text: str) -> None:
         typer.echo(text)
 
 
-def _location(text: str) -> tuple[str, int | None]:
+def _path_and_line(text: str) -> tuple[str, int | None]:
     """`PATH:LINE` or `PATH`; a PATH that exists from here is made absolute, else it is taken
     as relative to the indexed root.
     """
@@ -312,19 +343,76 @@ def _batch_answer(searcher: Searcher, line: str, k: int, options: dict) -> dict:
 def status(
     path: Optional[Path] = typer.Argument(None, help="A directory in the indexed repository; its index is found walking up from there (default: here)."),
     index_dir: Optional[Path] = IndexOption,
+    store: Optional[str] = StoreOption,
+    repo: Optional[list[str]] = ReposOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Show what the index holds and how many files changed since the last sync.
+    """Show what the index holds and how many files changed since the last sync; with --store,
+    each repository with its counts and last sync.
 
     Example: codesearch status ~/src/myrepo --json
     """
+    if store is not None:
+        _store_status(store, repo or [], as_json)
+        return
     from codesearch.status import index_status
 
+    _repo_needs_store(store, repo or [])
     info = index_status(index_dir, start=path)
     if as_json:
         typer.echo(json.dumps(info.__dict__))
     else:
         render.status(_console(), info)
+
+
+def _store_status(store: str, repos: list[str], as_json: bool) -> None:
+    from codesearch.status import store_status
+
+    found = store_status(str(_location(store, None, repos)), repos)
+    if as_json:
+        typer.echo(json.dumps(found))
+    else:
+        render.store_status(_console(), found)
+
+
+@app.command()
+@friendly
+def grant(
+    role: str = typer.Argument(..., help="A PostgreSQL role (CREATE ROLE name LOGIN) that may read these repositories."),
+    repos: list[str] = typer.Argument(..., help="Repository names, as `status --store` lists them."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Let ROLE search REPOS of a --store: row-level security shows it no row of any other repository.
+
+    Example: codesearch grant alice api web --store postgresql://admin@db/code
+    """
+    from codesearch.stores.postgres import change_access, grant_sql
+
+    change_access(_required_store(store), grant_sql(role, repos), role, repos)
+    typer.echo(f"{role} may now read {', '.join(repos)}", err=True)
+
+
+@app.command()
+@friendly
+def revoke(
+    role: str = typer.Argument(..., help="A PostgreSQL role given repositories by `codesearch grant`."),
+    repos: list[str] = typer.Argument(..., help="Repository names to take back."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Take REPOS of a --store back from ROLE; it sees nothing of them from its next query on.
+
+    Example: codesearch revoke alice web --store postgresql://admin@db/code
+    """
+    from codesearch.stores.postgres import change_access, revoke_sql
+
+    change_access(_required_store(store), revoke_sql(role, repos), role, repos)
+    typer.echo(f"{role} may no longer read {', '.join(repos)}", err=True)
+
+
+def _required_store(store: str | None) -> str:
+    if store is None:
+        raise CodesearchError("grant and revoke manage a --store (or CODESEARCH_STORE); a local index has no roles")
+    return str(_location(store, None, []))
 
 
 @app.command()
@@ -333,6 +421,8 @@ def watch(
     path: Path = typer.Argument(Path("."), help="Repository root to watch."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print each batch: paths, files and chunks changed, milliseconds."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Where the index lives (default: PATH/.codesearch). Env: CODESEARCH_INDEX."),
+    store: Optional[str] = StoreOption,
+    repo: Optional[str] = RepoOption,
     poll: bool = typer.Option(False, "--poll", help="Poll every second instead of native file events (network file systems, some containers)."),
 ) -> None:
     """Keep the index fresh: sync now, then re-index files as they change, until Ctrl-C or SIGTERM.
@@ -352,8 +442,11 @@ def watch(
         elif verbose or (terminal and (notice.report is None or not watcher.ready.is_set())):
             typer.echo(notice.message, err=True)
 
-    settings = load_config(path, index_dir)
-    watcher = Watcher(path, index_dir=index_dir, poll=poll, on_notice=show, **settings.sync_options())
+    _repo_needs_store(store, [repo] if repo else [])
+    settings = load_config(path, index_dir, {"store": store})
+    watcher = Watcher(
+        path, index_dir=index_dir, store=settings.store, repo=repo, poll=poll, on_notice=show, **settings.sync_options()
+    )
     with stop_on_signals(watcher), settings.sources_named():
         watcher.run()
 
@@ -363,6 +456,8 @@ def watch(
 def mcp(
     path: Path = typer.Argument(Path("."), help="Repository root to serve; its index is found as `ask` finds it, walking up from PATH."),
     index_dir: Optional[Path] = IndexOption,
+    store: Optional[str] = StoreOption,
+    repo: Optional[str] = RepoOption,
     watch: bool = typer.Option(False, "--watch", help="Keep the index fresh while serving, like `codesearch watch PATH`."),
 ) -> None:
     """Serve search, similar, status and reindex to coding agents over the Model Context Protocol (stdio).
@@ -371,7 +466,36 @@ def mcp(
     """
     from codesearch.mcp_server import serve
 
-    serve(path, index_dir=index_dir, watch=watch)
+    _location(store, index_dir, [repo] if repo else [])
+    serve(path, index_dir=index_dir, store=store, repo=repo, watch=watch)
+
+
+@app.command()
+@friendly
+def serve(
+    path: Path = typer.Argument(Path("."), help="Repository root to serve; its index is found as `ask` finds it, walking up from PATH."),
+    index_dir: Optional[Path] = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any but a loopback address needs --token-file."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    token_file: Optional[Path] = typer.Option(
+        None, "--token-file",
+        help="Bearer tokens, one per line, each optionally followed by the repositories it may read (all when none); # comments. Env: CODESEARCH_TOKENS (same format).",
+    ),
+    rate: float = typer.Option(20.0, "--rate", min=0.0, help="Requests a second per client (token, else address), bursts of twice that (at least one); 0: no limit."),
+) -> None:
+    """Serve search to many readers over HTTP: a JSON API under /api and a search page at /.
+
+    Example: codesearch serve ~/src/myrepo --port 8765
+    """
+    from codesearch.server import serve as serve_http
+
+    def ready(root: Path, url: str) -> None:
+        typer.echo(f"serving {root} at {url} (Ctrl-C to stop)", err=True)
+
+    def warn(message: str) -> None:
+        typer.echo(f"codesearch: warning: {message}", err=True)
+
+    serve_http(path, index_dir=index_dir, host=host, port=port, token_file=token_file, rate=rate, on_ready=ready, on_notice=warn)
 
 
 @app.command()

@@ -34,7 +34,7 @@ def hit_contexts(store: Store, root: Path, hits: list[Hit], around: int) -> list
             files[hit.path] = _unchanged_lines(root, hit, states.get(hit.path))
         lines = files[hit.path]
         if lines is None or hit.end_line > len(lines):
-            contexts.append(HitContext(hit, hit.start_line, _lines(hit.text), False))
+            contexts.append(HitContext(hit, hit.start_line, numbered_lines(hit.text), False))
             continue
         first = max(1, hit.start_line - around)
         last = min(len(lines), hit.end_line + around)
@@ -55,10 +55,10 @@ def _unchanged_lines(root: Path, hit: Hit, state: FileState | None) -> list[str]
         data = read_source(on_disk, on_disk.size)
     except (OSError, SkipFile):
         return None
-    return _lines(data.decode("utf-8", errors="replace"))
+    return numbered_lines(data.decode("utf-8", errors="replace"))
 
 
-def _lines(text: str) -> list[str]:
+def numbered_lines(text: str) -> list[str]:
     """Lines as the chunker numbers them: split at newlines only (str.splitlines also splits at
     form feeds and Unicode separators, which would shift every line number after one).
     """

@@ -11,7 +11,7 @@ from pathlib import Path
 ASK_NEVER_LOADS = (
     "codesearch.indexer", "codesearch.chunker", "codesearch.prepare", "codesearch.parallel", "codesearch.watcher",
     "codesearch.mcp_server", "tree_sitter", "watchdog", "httpx", "mcp", "multiprocessing", "faiss", "rich.syntax",
-    "pygments", "torch",
+    "pygments", "torch", "codesearch.server", "starlette", "uvicorn", "codesearch.stores.postgres", "psycopg",
 )
 """Indexing, file watching, the API client, the MCP SDK, FAISS (only writers use it: searching is
 numpy) and rich's syntax highlighting."""

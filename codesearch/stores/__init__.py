@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from codesearch.models import Chunk
     from codesearch.store import FileState
 
-ENV_STORE = "CODESEARCH_STORE"
 SCHEMES = {"postgresql": "codesearch.stores.postgres", "postgres": "codesearch.stores.postgres"}
 """URL schemes and the module that serves each; a location without one is a local directory."""
 LOCAL = "codesearch.stores.local"
