@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/serve_load.py PATH                      # the index found from PATH
     .venv/bin/python benchmarks/serve_load.py --index /tmp/serve-kernel/index --seconds 20
+    .venv/bin/python benchmarks/serve_load.py --store postgresql://search@db/code [--repo NAME ...]
 
-Starts `python -m codesearch serve` as a subprocess on a free port with no rate limit, asks
+Starts `python -m codesearch serve` (over the local index, or with --store over the store's
+repositories, all searched at once) as a subprocess on a free port with no rate limit, asks
 every query once untimed (the first searches load the vectors), then for each concurrency
 level runs that many clients (asyncio, one httpx connection each) asking `/api/search` for
 benchmarks/scale.py's first 20 questions (kernel and systems code), each client starting at
@@ -98,15 +100,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", type=Path, default=None, help="repository root (default: the one --index records)")
     parser.add_argument("--index", type=Path, default=None, help="index directory")
+    parser.add_argument("--store", default=None, help="a PostgreSQL store's URL: serve its repositories instead")
+    parser.add_argument("--repo", action="append", default=[], help="with --store: only this repository; repeatable")
     parser.add_argument("--seconds", type=float, default=15.0, help="time per concurrency level")
     parser.add_argument("--requests", type=int, default=3000, help="most requests per concurrency level")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrency levels, comma-separated")
     args = parser.parse_args()
-    options = [*([args.path] if args.path else []), *(["--index", args.index] if args.index else []), "--rate", "0"]
+    options = [
+        *([args.path] if args.path else []), *(["--index", args.index] if args.index else []),
+        *(["--store", args.store] if args.store else []), *(f"--repo={name}" for name in args.repo), "--rate", "0",
+    ]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs", file=sys.stderr)
     with served(*options) as server:
         status = server.get("/api/status").json()
-        print(f"serving {status['root']}: {status['files']:,} files, {status['chunks']:,} chunks", file=sys.stderr)
+        repos = status.get("repositories", [status])  # a store's status lists them; a local index's is its one
+        files, chunks = (sum(repo[key] for repo in repos) for key in ("files", "chunks"))
+        print(f"serving {server.root}: {len(repos)} repositories, {files:,} files, {chunks:,} chunks", file=sys.stderr)
         for query in QUESTIONS:
             server.get("/api/search", q=query)
         levels = [asyncio.run(load(server.url, int(n), args.seconds, args.requests)) for n in args.levels.split(",")]

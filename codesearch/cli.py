@@ -473,8 +473,10 @@ def mcp(
 @app.command()
 @friendly
 def serve(
-    path: Path = typer.Argument(Path("."), help="Repository root to serve; its index is found as `ask` finds it, walking up from PATH."),
+    path: Optional[Path] = typer.Argument(None, help="Repository root to serve (default: here); its index is found as `ask` finds it, walking up from PATH. Not with --store."),
     index_dir: Optional[Path] = IndexOption,
+    store: Optional[str] = StoreOption,
+    repo: Optional[list[str]] = ReposOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any but a loopback address needs --token-file."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
     token_file: Optional[Path] = typer.Option(
@@ -485,17 +487,20 @@ def serve(
 ) -> None:
     """Serve search to many readers over HTTP: a JSON API under /api and a search page at /.
 
-    Example: codesearch serve ~/src/myrepo --port 8765
+    Example: codesearch serve ~/src/myrepo --port 8765   (or: --store postgresql://search@db/code --repo api)
     """
     from codesearch.server import serve as serve_http
 
-    def ready(root: Path, url: str) -> None:
-        typer.echo(f"serving {root} at {url} (Ctrl-C to stop)", err=True)
+    def ready(served: str, url: str) -> None:
+        typer.echo(f"serving {served} at {url} (Ctrl-C to stop)", err=True)
 
     def warn(message: str) -> None:
         typer.echo(f"codesearch: warning: {message}", err=True)
 
-    serve_http(path, index_dir=index_dir, host=host, port=port, token_file=token_file, rate=rate, on_ready=ready, on_notice=warn)
+    serve_http(
+        path, location=_location(store, index_dir, repo), repos=repo or [], host=host, port=port,
+        token_file=token_file, rate=rate, on_ready=ready, on_notice=warn,
+    )
 
 
 @app.command()

@@ -81,18 +81,48 @@ function addRow(pre, number, mark) {
 
 /* ---- the API ---- */
 
-async function api(endpoint, params) {
-  if (state.controller) state.controller.abort();
-  const controller = new AbortController();
-  state.controller = controller;
+async function request(endpoint, params, signal) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(`${endpoint}?${params}`, { headers, signal: controller.signal });
+  const response = await fetch(`${endpoint}?${params}`, { headers, signal });
   const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
   if (response.status === 401) askForToken(body.error);
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
+}
+
+/* A search, similar or file request; it replaces the one before, whose answer would come too late. */
+function api(endpoint, params) {
+  if (state.controller) state.controller.abort();
+  state.controller = new AbortController();
+  return request(endpoint, params, state.controller.signal);
+}
+
+/* The repository filter offers the served repositories this token may read (a local index's
+ * status names its one; a store's lists them). Without them the filter still offers "all". */
+async function loadRepos() {
+  try {
+    const status = await request("/api/status", new URLSearchParams());
+    const names = (status.repositories || [status]).map((repo) => repo.repo);
+    const chosen = $("repo").value;
+    $("repo").replaceChildren(option("", "all"), ...names.map((name) => option(name)));
+    chooseRepo(chosen);
+  } catch {
+    /* the search says what went wrong */
+  }
+}
+
+function option(value, text = value) {
+  const node = element("option", "", text);
+  node.value = value;
+  return node;
+}
+
+/* A repository from the URL is chosen even before (or without) the list naming it. */
+function chooseRepo(name) {
+  if (name && ![...$("repo").options].some((node) => node.value === name)) $("repo").append(option(name));
+  $("repo").value = name;
 }
 
 function askForToken(message) {
@@ -138,9 +168,11 @@ function hitItem(hit, index) {
   where.href = fileUrl(hit);
   where.title = "open the file at these lines";
   where.addEventListener("click", (event) => follow(event, where.href));
-  head.append(where);
+  const place = element("span", "place");
+  place.append(element("span", "repo", hit.repo), where);
+  head.append(place);
   if (hit.symbol) head.append(element("span", "symbol", hit.symbol));
-  head.append(element("span", "meta", `${hit.kind} · ${hit.language} · ${hit.repo} · ${hit.score.toFixed(3)}`));
+  head.append(element("span", "meta", `${hit.kind} · ${hit.language} · ${hit.score.toFixed(3)}`));
   const actions = element("span", "actions");
   const similar = element("button", "similar", "similar code");
   similar.type = "button";
@@ -264,7 +296,8 @@ function route() {
     return;
   }
   showView(false);
-  for (const name of ["q", "repo", "lang", "path"]) $(name).value = params.get(name) || "";
+  for (const name of ["q", "lang", "path"]) $(name).value = params.get(name) || "";
+  chooseRepo(params.get("repo") || "");
   $("mode").value = params.get("mode") || "hybrid";
   if (params.get("similar")) runSimilar(params);
   else runSearch();
@@ -339,6 +372,7 @@ function start() {
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
     $("token").value = "";
     $("token-box").hidden = true;
+    loadRepos();
     route();
   });
   $("back").addEventListener("click", (event) => {
@@ -348,6 +382,7 @@ function start() {
   document.addEventListener("keydown", onKey);
   window.addEventListener("popstate", route);
   route();
+  loadRepos();
 }
 
 start();
