@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,8 +178,10 @@ class PostgresServer:
     only its account can enter, and it lives as long as a test session.
     """
 
-    def __init__(self, version: int = 18) -> None:
-        self.bin_dir = binaries(version)
+    def __init__(self, version: int = 18, *, bin_dir: Path | None = None, settings: Mapping[str, str] | None = None) -> None:
+        """BIN_DIR: another build of PostgreSQL VERSION (one with Citus); SETTINGS: added to SETTINGS."""
+        self.bin_dir = bin_dir or binaries(version)
+        self.settings = {**SETTINGS, **(settings or {})}
         self.account = service_account()
         self.port = free_port()
         self.base: Path | None = None  # kept after stop(), which removes it
@@ -226,14 +229,16 @@ class PostgresServer:
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
 
-    def create_database(self) -> str:
-        """A new empty database with pgvector enabled; returns its URL."""
-        name = f"test_{next(self._names)}"
+    def create_database(self, name: str | None = None, extensions: Sequence[str] = ("vector",)) -> str:
+        """A new empty database (NAME, or the next free test name) with EXTENSIONS created in that
+        order; returns its URL."""
+        name = name or f"test_{next(self._names)}"
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         url = self.database_url(name)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION vector")
+            for extension in extensions:
+                conn.execute(sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(extension)))
         return url
 
     def drop_database(self, url: str) -> None:
@@ -289,7 +294,7 @@ class PostgresServer:
     def _launch(self) -> subprocess.Popen:
         """The postmaster itself, not pg_ctl, so its PID is ours; in a new session so Ctrl-C leaves it to stop()."""
         assert self.base is not None
-        settings = {**SETTINGS, "port": str(self.port), "unix_socket_directories": str(self.base)}
+        settings = {**self.settings, "port": str(self.port), "unix_socket_directories": str(self.base)}
         options = [f"--{key}={value}" for key, value in settings.items()]
         command = [str(self.bin_dir / "postgres"), "-D", str(self._data_dir()), *options]
         with self._log_path().open("ab") as log:

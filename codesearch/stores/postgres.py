@@ -1,7 +1,8 @@
 """The PostgreSQL store: many repositories in one database, vectors in pgvector.
 
 Chosen by a `postgresql://` URL (`--store`, CODESEARCH_STORE). Every table but the vector cache
-carries `repo_id` and has it first in its keys, so Citus can distribute them by repository.
+carries `repo_id` and has it first in its keys, so Citus can distribute them by repository: in a
+database with the citus extension, `_create_schema` does (`_CITUS_LAYOUT`).
 What the local store splits between SQLite and a FAISS file lives here in rows:
 - `vectors`: the content-hash vector cache (embedder signature, key, halfvec), shared by all
   repositories, so a vendored copy or a fork embeds nothing new;
@@ -117,12 +118,23 @@ CREATE TABLE IF NOT EXISTS codesearch_grants (
 );
 ALTER TABLE codesearch_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY codesearch_own_grants ON codesearch_grants FOR SELECT USING (pg_has_role(current_user, role, 'MEMBER'));
-ALTER TABLE repos ENABLE ROW LEVEL SECURITY;
-CREATE POLICY codesearch_granted ON repos FOR SELECT USING (id IN (SELECT repo_id FROM codesearch_grants));
 """
 _GRANTED_TABLES = ("repo_meta", "files", "chunks")
 """Tables whose rows a reader role sees only for the repositories granted to it (row-level
 security: the owner, which indexes, is not bound by it; a reader role is)."""
+_REPOSITORY_COLUMNS = {"repos": "id", **{table: "repo_id" for table in _GRANTED_TABLES}}
+"""The tables row-level security guards, each with the column that names its repository."""
+_CITUS_LAYOUT: dict[str, str | None] = {
+    "codesearch_meta": None, "repos": None, "codesearch_grants": None,
+    "repo_meta": "repo_id", "files": "repo_id", "chunks": "repo_id",
+}
+"""On Citus: each table's distribution column, None for a reference table (a copy on every node).
+The small tables every query joins are reference tables; a repository's settings, files and
+chunks are co-located by `repo_id`, so a one-repository query runs on one shard and an
+all-repository query fans out. The vector cache stays a plain table on the coordinator: only
+writers read it, through the coordinator, and as a reference table every vector would be copied
+to every node for no query that runs there (searches read the copies in `chunks`)."""
+_CREATE_TABLE = re.compile(r"\s*CREATE TABLE IF NOT EXISTS (\w+)")
 _READ_TABLES = ("codesearch_meta", "codesearch_grants", "repos", *_GRANTED_TABLES)
 """What `grant` lets a role read; never the vector cache, which holds every repository's vectors."""
 
@@ -151,7 +163,7 @@ def _connect(url: str) -> Any:
         raise CodesearchError(f"cannot connect to the store {redacted(url)}: {_first_line(exc)}") from None
     try:
         _ensure_schema(conn)
-        register_vector(conn)
+        _configure(conn)
     except BaseException:
         conn.close()
         raise
@@ -163,9 +175,17 @@ def _pool(url: str) -> Any:
     from psycopg_pool import ConnectionPool
 
     return ConnectionPool(
-        url, min_size=1, max_size=POOL_MAX, connection_class=_Connection, configure=register_vector,
+        url, min_size=1, max_size=POOL_MAX, connection_class=_Connection, configure=_configure,
         kwargs={"autocommit": True, "connect_timeout": 10}, open=True,
     )
+
+
+def _configure(conn: Any) -> None:
+    """pgvector's types; on Citus, SET LOCAL passed on to the shards too (a search's hnsw settings),
+    which Citus does only when told to."""
+    register_vector(conn)
+    if _has_citus(conn):
+        conn.execute("SET citus.propagate_set_commands = 'local'")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -186,14 +206,42 @@ def _ensure_schema(conn: Any) -> None:
 
 
 def _create_schema(conn: Any) -> None:
+    """The tables, distributed where the database is a Citus cluster, and row-level security.
+
+    On Citus, security stays on but without the grant policies: Citus refuses a policy with a
+    subquery on a distributed or reference table ("Subqueries are not supported in policies on
+    distributed tables"), so there a reader role sees no row, and `grant` says why."""
+    citus = _has_citus(conn)
     for statement in filter(str.strip, _SCHEMA.split(";")):
         conn.execute(statement)
-    for table in _GRANTED_TABLES:
+        if citus:
+            _distribute(conn, statement)
+    for table, column in _REPOSITORY_COLUMNS.items():
         conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        conn.execute(
-            f"CREATE POLICY codesearch_granted ON {table} FOR SELECT USING (repo_id IN (SELECT repo_id FROM codesearch_grants))"
-        )
+        if not citus:
+            conn.execute(
+                f"CREATE POLICY codesearch_granted ON {table} FOR SELECT USING ({column} IN (SELECT repo_id FROM codesearch_grants))"
+            )
     conn.execute("INSERT INTO codesearch_meta(key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
+
+
+def _has_citus(conn: Any) -> bool:
+    """Whether an administrator made this database a Citus cluster (codesearch never creates the extension)."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").fetchone()[0]
+
+
+def _distribute(conn: Any, statement: str) -> None:
+    """Distribute the table STATEMENT has just made, as `_CITUS_LAYOUT` says: one at a time, in
+    the schema's order, since Citus refuses to distribute a table that a local one references.
+    Tables distributed by the same column type are co-located, Citus's default."""
+    created = _CREATE_TABLE.match(statement)
+    if created is None or created[1] not in _CITUS_LAYOUT:
+        return
+    table, column = created[1], _CITUS_LAYOUT[created[1]]
+    if column is None:
+        conn.execute("SELECT create_reference_table(%s)", (table,))
+    else:
+        conn.execute("SELECT create_distributed_table(%s, %s)", (table, column))
 
 
 def _schema_version(conn: Any) -> str | None:
@@ -475,11 +523,16 @@ class PostgresWriter:
         return self.get_meta("orphans_bounded") is None
 
     def drop_orphan_vectors(self) -> int:
-        """Unused vectors of the whole database beyond `store.orphan_budget`, oldest first."""
+        """Unused vectors of the whole database beyond `store.orphan_budget`, oldest first.
+
+        The keys in use are gathered first (a materialized CTE): on Citus the cache, a table of the
+        coordinator's, cannot be joined to the distributed chunks ("direct joins between distributed
+        and local tables are not supported"), while the shards can each send their distinct keys."""
         chunks = int(self.conn.execute("SELECT COALESCE(sum(chunks), 0) FROM repos").fetchone()[0])
         deleted = self.conn.execute(
+            "WITH used AS MATERIALIZED (SELECT DISTINCT vector_key FROM chunks) "
             "DELETE FROM vectors WHERE (signature, key) IN (SELECT signature, key FROM vectors v WHERE NOT EXISTS "
-            "(SELECT 1 FROM chunks c WHERE c.vector_key = v.key) ORDER BY added DESC OFFSET %s)",
+            "(SELECT 1 FROM used u WHERE u.vector_key = v.key) ORDER BY added DESC OFFSET %s)",
             (orphan_budget(chunks),),
         ).rowcount
         self.set_meta("orphans_bounded", "1")
@@ -687,21 +740,28 @@ class PostgresReader:
         return [(int(cid), symbol) for cid, symbol in rows]
 
     def chunks_by_ids(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        """Narrowed to the searched repositories too, which the ids are of: so that on Citus a
+        one-repository search reads one shard here as well."""
+        where, params = self._filters(None)
         rows = self._rows(
             "SELECT c.id, f.path, f.language, c.kind, c.symbol, c.start_line, c.end_line, c.text, r.name "
             "FROM chunks c JOIN files f ON f.repo_id = c.repo_id AND f.id = c.file_id JOIN repos r ON r.id = c.repo_id "
-            "WHERE c.id = ANY(%s)",
-            (list(ids),),
+            f"WHERE c.id = ANY(%s){where}",
+            (list(ids), *params),
         )
         return {int(cid): Chunk(*fields) for cid, *fields in rows}
 
     def repositories(self) -> list[dict[str, object]]:
+        """Files are counted in a joined aggregate, not a subquery per repository: Citus refuses a
+        correlated subquery beside a reference table (`repos`)."""
+        ids = self._repo_ids()
         rows = self._rows(
-            "SELECT r.name, root.value, (SELECT count(*) FROM files f WHERE f.repo_id = r.id), r.chunks, synced.value "
+            "SELECT r.name, root.value, COALESCE(f.files, 0), r.chunks, synced.value "
             "FROM repos r LEFT JOIN repo_meta root ON root.repo_id = r.id AND root.key = 'root' "
             "LEFT JOIN repo_meta synced ON synced.repo_id = r.id AND synced.key = 'last_sync' "
-            "WHERE r.id = ANY(%s) ORDER BY r.name",
-            (self._repo_ids(),),
+            "LEFT JOIN (SELECT repo_id, count(*) AS files FROM files WHERE repo_id = ANY(%s) GROUP BY repo_id) f "
+            "ON f.repo_id = r.id WHERE r.id = ANY(%s) ORDER BY r.name",
+            (ids, ids),
         )
         return [
             {"repo": name, "root": root or "", "files": int(files), "chunks": int(chunks), "last_sync": float(synced) if synced else None}
@@ -715,7 +775,8 @@ class PostgresReader:
             fid for fid, path, lang in files
             if (language is None or lang == language) and (path_matches is None or path_matches(path))
         ]
-        return [int(r[0]) for r in self._rows("SELECT id FROM chunks WHERE file_id = ANY(%s)", (file_ids,))]
+        where, params = self._filters(None)
+        return [int(r[0]) for r in self._rows(f"SELECT c.id FROM chunks c WHERE c.file_id = ANY(%s){where}", (file_ids, *params))]
 
 
 def grant_sql(role: str, repos: Sequence[str]) -> list[tuple[str, tuple]]:
@@ -737,9 +798,15 @@ def revoke_sql(role: str, repos: Sequence[str]) -> list[tuple[str, tuple]]:
 
 
 def change_access(url: str, statements: list[tuple[str, tuple]], role: str, repos: Sequence[str]) -> None:
-    """Run `grant_sql` or `revoke_sql` in one transaction; an unknown role or repository is an error."""
+    """Run `grant_sql` or `revoke_sql` in one transaction; an unknown role or repository is an
+    error, and so is a store without the grant policies (one distributed by Citus)."""
     conn = _connect(url)
     try:
+        if not _guards_repositories(conn):
+            raise CodesearchError(
+                "this store cannot keep repositories from each other's readers: Citus, which distributes its "
+                "tables, refuses the row-level security policies that grants need; give those readers a database of their own"
+            )
         known = {r[0] for r in conn.execute("SELECT name FROM repos WHERE name = ANY(%s)", (list(repos),))}
         missing = [name for name in repos if name not in known]
         if missing:
@@ -751,6 +818,13 @@ def change_access(url: str, statements: list[tuple[str, tuple]], role: str, repo
                 conn.execute(statement, params)
     finally:
         conn.close()
+
+
+def _guards_repositories(conn: Any) -> bool:
+    """Whether the grant policies are there (`_create_schema` makes none on Citus)."""
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema() AND policyname = 'codesearch_granted')"
+    ).fetchone()[0]
 
 
 def _bm25(rows: list[tuple], frequencies: dict[str, int], documents: int, average: float) -> list[tuple[int, float]]:
