@@ -297,3 +297,14 @@ def test_watch_keeps_the_repository_in_the_store_fresh(repo: Path, pg_url: str) 
         eventually(lambda: "area_of_hexagon" in {row[2] for row in rows(pg_url, repo.name)})
     finally:
         stop_watching(watching, thread)
+
+
+def test_a_search_of_every_repository_ranks_as_a_scoped_one_after_analyze(repo: Path, pg_url: str) -> None:
+    from codesearch.searcher import Searcher
+
+    sync(repo, store=pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ANALYZE chunks")  # the common words' counts now come from its statistics
+    for query in ("parse json", "load settings from a json file", "fibonacci number"):
+        with Searcher(pg_url) as everywhere, Searcher(pg_url, repos=[repo.name]) as scoped:
+            assert everywhere.search(query, 10, mode="lexical").to_dict() == scoped.search(query, 10, mode="lexical").to_dict()
