@@ -386,10 +386,7 @@ def grant(
 
     Example: codesearch grant alice api web --store postgresql://admin@db/code
     """
-    from codesearch.stores.postgres import change_access, grant_sql
-
-    change_access(_required_store(store), grant_sql(role, repos), role, repos)
-    typer.echo(f"{role} may now read {', '.join(repos)}", err=True)
+    _change_access(store, role, repos, take_back=False)
 
 
 @app.command()
@@ -403,16 +400,18 @@ def revoke(
 
     Example: codesearch revoke alice web --store postgresql://admin@db/code
     """
-    from codesearch.stores.postgres import change_access, revoke_sql
-
-    change_access(_required_store(store), revoke_sql(role, repos), role, repos)
-    typer.echo(f"{role} may no longer read {', '.join(repos)}", err=True)
+    _change_access(store, role, repos, take_back=True)
 
 
-def _required_store(store: str | None) -> str:
+def _change_access(store: str | None, role: str, repos: list[str], *, take_back: bool) -> None:
+    """Grant ROLE the REPOS of the store, or take them back, and say what changed."""
+    from codesearch.stores import postgres
+
     if store is None:
         raise CodesearchError("grant and revoke manage a --store (or CODESEARCH_STORE); a local index has no roles")
-    return str(_location(store, None, []))
+    statements = (postgres.revoke_sql if take_back else postgres.grant_sql)(role, repos)
+    postgres.change_access(str(_location(store, None, [])), statements, role, repos)
+    typer.echo(f"{role} may {'no longer' if take_back else 'now'} read {', '.join(repos)}", err=True)
 
 
 @app.command()

@@ -27,7 +27,7 @@ from codesearch.server import Grant, ServedStore
 from conftest import REPO_FILES, write_repo
 from test_postgres_store import index
 from test_serve_api import Server, cli_json, run_cli, served
-from test_serve_page import Browser, hits, wait_for_hits
+from test_serve_page import Browser, browser, hits, wait_for_hits  # noqa: F401 - browser is a fixture
 
 if TYPE_CHECKING:
     from pgserver import PostgresServer
@@ -309,13 +309,6 @@ def test_a_path_with_a_store_is_one_line(store: Store) -> None:
 # --- the page -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    opened = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def shown_repos(browser: Browser) -> list[str]:
