@@ -19,6 +19,11 @@ class TextTooLongError(CodesearchError):
         self.limit = limit
 
 
+class StoreUnavailable(CodesearchError):
+    """The store cannot be reached or stopped answering (its server is down, the connection
+    broke): nothing is wrong with the request, so a server answers 503 and asks again later."""
+
+
 EXPECTED_FAILURES = (CodesearchError, sqlite3.DatabaseError, OSError)
 """What the CLI and `codesearch mcp`'s tools report as one line, never as a traceback."""
 

@@ -67,7 +67,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codesearch import __version__
 from codesearch.context import numbered_lines
-from codesearch.errors import EXPECTED_FAILURES, CodesearchError, failure_message
+from codesearch.errors import EXPECTED_FAILURES, CodesearchError, StoreUnavailable, failure_message
 from codesearch.files import SkipFile, SourceFile, read_source
 from codesearch.indexer import stat_changed
 from codesearch.languages import detect_language
@@ -293,7 +293,7 @@ class Served(ABC):
                 roots = self._roots(served.searcher)
                 seen = {name: root for name, root in roots.items() if grant.allows(name) and asked in (None, name)}
                 return action(Sight(seen, lambda repos: self._borrow(leases, served.searcher, roots, repos)))
-            except (sqlite3.DatabaseError, OSError) as exc:
+            except (sqlite3.DatabaseError, OSError, StoreUnavailable) as exc:
                 self._discard(served)
                 raise ApiError(503, failure_message(exc)) from None
             except CodesearchError as exc:

@@ -308,3 +308,22 @@ def test_a_search_of_every_repository_ranks_as_a_scoped_one_after_analyze(repo: 
     for query in ("parse json", "load settings from a json file", "fibonacci number"):
         with Searcher(pg_url) as everywhere, Searcher(pg_url, repos=[repo.name]) as scoped:
             assert everywhere.search(query, 10, mode="lexical").to_dict() == scoped.search(query, 10, mode="lexical").to_dict()
+
+
+def test_a_store_whose_server_stopped_is_unavailable_in_one_line(repo: Path) -> None:
+    from pgserver import PostgresServer
+
+    from codesearch.errors import StoreUnavailable
+    from codesearch.searcher import Searcher
+
+    server = PostgresServer().start()
+    try:
+        url = server.create_database()
+        sync(repo, store=url)
+        searcher = Searcher(url)
+        assert searcher.search("parse json", 3).hits
+    finally:
+        server.stop()
+    with pytest.raises(StoreUnavailable, match=r"^the store is unavailable: [^\n]+$"):
+        searcher.search("parse json", 3)
+    searcher.close()

@@ -330,3 +330,20 @@ def test_page_shows_hits_of_several_repositories_and_filters_by_one(browser: Bro
     browser.wait_for("location.pathname === '/file' && document.querySelectorAll('#file-code .row').length > 0")
     assert browser.evaluate("document.getElementById('file-note').textContent").startswith("beta · ")
     assert browser.evaluate("document.getElementById('file-title').textContent") == first.split(":")[0]
+
+
+def test_a_store_that_stops_answering_is_a_503(tmp_path: Path) -> None:
+    from pgserver import PostgresServer
+
+    root = write_repo(tmp_path / "solo", {"solo.py": "def solo():\n    return 1\n"})
+    database = PostgresServer().start()
+    try:
+        url = database.create_database()
+        assert run_cli("index", root, "--store", url, "--quiet")[0] == 0
+        with served("--store", url, "--rate", "0") as running:
+            assert running.http.get("/api/search", params={"q": "solo"}).status_code == 200
+            database.stop()
+            answer = running.http.get("/api/search", params={"q": "solo"})
+            assert answer.status_code == 503 and answer.json()["error"].startswith("the store is unavailable")
+    finally:
+        database.stop()

@@ -35,7 +35,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from codesearch.embedders import EmbedderSpec, recorded_spec
-from codesearch.errors import CodesearchError
+from codesearch.errors import CodesearchError, StoreUnavailable
 from codesearch.lock import DEFAULT_WAIT_S, IndexBusy
 from codesearch.models import Chunk
 from codesearch.store import LEXICAL_BUDGET, NAMED_SCAN, FileState, orphan_budget
@@ -54,6 +54,8 @@ _NAME_WEIGHT = 2.0
 HNSW_EF_SEARCH = 100
 POOL_MAX = 8
 """Connections one reader holds at most: what `codesearch serve` answers at once from a store."""
+POOL_WAIT_S = 10.0
+"""How long a query waits for a connection of the pool before the store counts as unavailable."""
 _WORD = re.compile(r"^[a-z0-9_]+$")
 
 _SCHEMA = """
@@ -151,6 +153,8 @@ class _Connection(psycopg.Connection):
                 f"the store refused: {_first_line(exc)}; an administrator lets a role read repositories "
                 "with `codesearch grant ROLE REPO...`"
             ) from None
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the store is unavailable: {_first_line(exc)}") from None
         except psycopg.Error as exc:
             raise CodesearchError(f"the store failed: {_first_line(exc)}") from None
 
@@ -160,7 +164,7 @@ def _connect(url: str) -> Any:
     try:
         conn = _Connection.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise CodesearchError(f"cannot connect to the store {redacted(url)}: {_first_line(exc)}") from None
+        raise StoreUnavailable(f"cannot connect to the store {redacted(url)}: {_first_line(exc)}") from None
     try:
         _ensure_schema(conn)
         _configure(conn)
@@ -618,9 +622,21 @@ class PostgresReader:
     def close(self) -> None:
         self._pool.close()
 
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection of the pool; StoreUnavailable when none comes within POOL_WAIT_S (the
+        server is down or every connection is taken)."""
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection(timeout=POOL_WAIT_S) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"the store is unavailable: {_first_line(exc)}") from None
+
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """One statement's rows, on a connection of the pool: a reader serves several threads at once."""
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return conn.execute(sql, params).fetchall()
 
     def _repo_ids(self) -> list[int]:
@@ -650,15 +666,15 @@ class PostgresReader:
         return int(self._rows("SELECT COALESCE(sum(generation), 0) FROM repos")[0][0])
 
     def file_states(self, under: Iterable[str] | None = None) -> dict[str, FileState]:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return _file_states(conn, self._repo_ids(), under)
 
     def counts(self) -> tuple[int, int]:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return _counts(conn, self._repo_ids())
 
     def chunk_vectors(self, signature: str, chunk_ids: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return iter(list(_chunk_vectors(conn, chunk_ids)))
 
     def _filters(self, allowed: Allowed, alias: str = "c") -> tuple[str, list[object]]:
@@ -680,7 +696,7 @@ class PostgresReader:
         where, params = self._filters(allowed)
         distance = f"c.embedding::halfvec({dims}) <=> %s::halfvec({dims})"
         query = HalfVector(np.asarray(vector, dtype=np.float16))
-        with self._pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(k))}")
             rows = conn.execute(
