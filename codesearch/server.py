@@ -35,8 +35,6 @@ repository's recorded root, when that root is a directory on this machine, throu
 from __future__ import annotations
 
 import errno
-import hashlib
-import ipaddress
 import logging
 import math
 import os
@@ -66,6 +64,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codesearch import __version__
+from codesearch.access import ENV_TOKENS, EVERYTHING, LOOPBACK_NAMES, Grant, RateLimit, digest, is_loopback, load_tokens
 from codesearch.context import numbered_lines
 from codesearch.errors import EXPECTED_FAILURES, CodesearchError, StoreUnavailable, failure_message
 from codesearch.files import SkipFile, SourceFile, read_source
@@ -77,8 +76,6 @@ from codesearch.status import index_status, store_status
 from codesearch.stores import is_url, redacted
 from codesearch.tasks import query_task
 
-ENV_TOKENS = "CODESEARCH_TOKENS"
-MIN_TOKEN_CHARS = 16
 DEFAULT_K = 10
 """As `ask -k`."""
 MAX_K = 100
@@ -88,14 +85,11 @@ MAX_HEAD_BYTES = MAX_URL_BYTES + 16_384
 """What the HTTP parser accepts for a request's head, so a long URL gets our 413, not its bare 400."""
 MAX_FILE_LINES = 5_000
 MAX_FILE_BYTES = 16 << 20
-MAX_CLIENTS = 10_000
-"""Rate-limit buckets kept; the least recently seen client's is dropped beyond this."""
 MAX_SCOPES = 8
 """Searchers kept for requests that may see fewer repositories than are served (a token's, a
 `repo=`): a store's each hold a pool of connections (one at least, idle), so the least recently
 used one beyond this is closed."""
 SHUTDOWN_WAIT_S = 5
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WEB = Path(__file__).parent / "web"
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -119,89 +113,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.headers = dict(headers or {})
-
-
-@dataclass(frozen=True)
-class Grant:
-    """The repositories one token may read; None: every one."""
-
-    repos: frozenset[str] | None = None
-
-    def allows(self, repo: str) -> bool:
-        return self.repos is None or repo in self.repos
-
-
-EVERYTHING = Grant()
-
-
-def parse_tokens(text: str, source: str) -> dict[str, Grant]:
-    """`TOKEN [REPO...]` per line, `#` to the end of a line a comment; keyed by the token's
-    SHA-256, so that the tokens themselves are not kept in memory beyond this."""
-    grants: dict[str, Grant] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if not words:
-            continue
-        token, repos = words[0], words[1:]
-        if len(token) < MIN_TOKEN_CHARS:
-            raise CodesearchError(
-                f"{source} line {number}: a token must be at least {MIN_TOKEN_CHARS} characters; "
-                'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
-            )
-        if digest(token) in grants:
-            raise CodesearchError(f"{source} line {number}: this token is given twice; give each token once")
-        grants[digest(token)] = Grant(frozenset(repos) or None)
-    if not grants:
-        raise CodesearchError(f"{source} holds no token; write one per line, each optionally followed by the repositories it may read")
-    return grants
-
-
-def load_tokens(token_file: Path | None) -> dict[str, Grant] | None:
-    """Tokens from `--token-file`, else from $CODESEARCH_TOKENS (same format); None when neither is given."""
-    if token_file is not None:
-        try:
-            return parse_tokens(token_file.read_text(encoding="utf-8"), str(token_file))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise CodesearchError(f"cannot read the token file {token_file}: {reason}") from None
-    text = os.environ.get(ENV_TOKENS)
-    return parse_tokens(text, f"${ENV_TOKENS}") if text and text.strip() else None
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach `host`: then the server needs no token."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class RateLimit:
-    """A token bucket per client: `rate` requests a second, bursts up to `burst`.
-
-    Used from the event loop's thread only, so it needs no lock.
-    """
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def delay(self, client: str, now: float) -> float:
-        """0 when `client` may go now (its request is counted); else the seconds until it may."""
-        tokens, then = self._buckets.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - then) * self.rate)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-        self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
-        if len(self._buckets) > MAX_CLIENTS:
-            self._buckets.popitem(last=False)
-        return wait
 
 
 class _Lease:

@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 
 from codesearch.cli import app
 from codesearch.searcher import MAX_QUERY_CHARS
-from codesearch.server import MAX_FILE_LINES, MAX_URL_BYTES, load_tokens, parse_tokens
+from codesearch.access import load_tokens, parse_tokens
+from codesearch.server import MAX_FILE_LINES, MAX_URL_BYTES
 from conftest import REPO_FILES, write_repo
 
 TIMEOUT_S = 20.0

@@ -23,7 +23,8 @@ from typer.testing import CliRunner, Result
 import codesearch.server as server_module
 from codesearch.cli import app
 from codesearch.searcher import Searcher
-from codesearch.server import Grant, ServedStore
+from codesearch.access import Grant
+from codesearch.server import ServedStore
 from conftest import REPO_FILES, write_repo
 from test_postgres_store import index
 from test_serve_api import Server, cli_json, run_cli, served
