@@ -57,6 +57,19 @@ deleted and restored, or a branch switched back then embeds nothing: the old tex
 still stored under their content hashes."""
 
 
+def within_budget(sizes: dict[str, int]) -> list[str]:
+    """The rarest terms, by the chunks holding each (`sizes`), whose chunks together stay within
+    LEXICAL_BUDGET: what one lexical query scores, in every store."""
+    kept: list[str] = []
+    spent = 0
+    for term in sorted(sizes, key=sizes.__getitem__):
+        spent += sizes[term]
+        if spent > LEXICAL_BUDGET:
+            break
+        kept.append(term)
+    return kept
+
+
 def orphan_budget(chunks: int) -> int:
     """How many unused vectors a store of `chunks` chunks keeps (see ORPHAN_SHARE)."""
     return max(ORPHAN_MIN, int(chunks * ORPHAN_SHARE))
@@ -459,15 +472,7 @@ class Store:
         if self.largest_chunk_id() <= LEXICAL_BUDGET:
             return terms
         probe = "SELECT COUNT(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
-        sizes = {t: self.conn.execute(probe, (f'"{t}"', LEXICAL_BUDGET + 1)).fetchone()[0] for t in terms}
-        kept: list[str] = []
-        spent = 0
-        for term in sorted(terms, key=sizes.__getitem__):
-            spent += sizes[term]
-            if spent > LEXICAL_BUDGET:
-                break
-            kept.append(term)
-        return kept
+        return within_budget({t: self.conn.execute(probe, (f'"{t}"', LEXICAL_BUDGET + 1)).fetchone()[0] for t in terms})
 
     def largest_chunk_id(self) -> int:
         """The largest chunk id, 0 for none: at least the chunk count, at the cost of one B-tree descent."""

@@ -20,6 +20,7 @@ leaves every finished batch and nothing half-written.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -27,6 +28,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -38,7 +40,7 @@ from codesearch.embedders import EmbedderSpec, recorded_spec
 from codesearch.errors import CodesearchError, StoreUnavailable
 from codesearch.lock import DEFAULT_WAIT_S, IndexBusy
 from codesearch.models import Chunk
-from codesearch.store import LEXICAL_BUDGET, NAMED_SCAN, FileState, orphan_budget
+from codesearch.store import LEXICAL_BUDGET, NAMED_SCAN, FileState, orphan_budget, within_budget
 from codesearch.stores import Allowed, redacted
 
 SCHEMA_VERSION = "1"
@@ -272,6 +274,17 @@ def _vector_index(conn: Any, dims: int) -> None:
             )
 
 
+def _meta(execute: Callable[..., Any], repo_id: int, key: str) -> str | None:
+    """A setting: GLOBAL_KEYS from the database's, any other key from repository `repo_id`'s.
+    `execute(sql, params)` gives rows (a list, or a cursor to fetch from)."""
+    if key in GLOBAL_KEYS:
+        rows = execute("SELECT value FROM codesearch_meta WHERE key = %s", (key,))
+    else:
+        rows = execute("SELECT value FROM repo_meta WHERE repo_id = %s AND key = %s", (repo_id, key))
+    found = list(rows)
+    return found[0][0] if found else None
+
+
 class PostgresTarget:
     """One repository of a PostgreSQL store, as a sync of one root writes it."""
 
@@ -282,18 +295,20 @@ class PostgresTarget:
 
     def prior(self) -> tuple[bool, EmbedderSpec | None]:
         """Nothing in a database the user named is untrusted; its embedder is the database's."""
-        import json
-
-        conn = _connect(self.url)
-        try:
-            row = conn.execute("SELECT value FROM codesearch_meta WHERE key = 'embedder'").fetchone()
-        finally:
-            conn.close()
-        saved = json.loads(row[0]) if row else None
-        return False, recorded_spec(saved) if isinstance(saved, dict) else None
+        return False, self._recorded
 
     def has_index(self) -> bool:
-        return self.prior()[1] is not None
+        return self._recorded is not None
+
+    @cached_property
+    def _recorded(self) -> EmbedderSpec | None:
+        """The database's embedder, read once for a sync's `prior` and `has_index`."""
+        conn = _connect(self.url)
+        try:
+            saved = json.loads(_meta(conn.execute, 0, "embedder") or "null")
+        finally:
+            conn.close()
+        return recorded_spec(saved) if isinstance(saved, dict) else None
 
     @contextmanager
     def writing(self, writer: str, wait: float | None, full: bool) -> Iterator[PostgresWriter]:
@@ -362,14 +377,7 @@ class PostgresWriter:
         self._signature: str | None = None
 
     def get_meta(self, key: str) -> str | None:
-        """GLOBAL_KEYS from the database's settings, any other key from this repository's."""
-        if key in GLOBAL_KEYS:
-            row = self.conn.execute("SELECT value FROM codesearch_meta WHERE key = %s", (key,)).fetchone()
-        else:
-            row = self.conn.execute(
-                "SELECT value FROM repo_meta WHERE repo_id = %s AND key = %s", (self.repo_id, key)
-            ).fetchone()
-        return row[0] if row else None
+        return _meta(self.conn.execute, self.repo_id, key)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -500,8 +508,6 @@ class PostgresWriter:
 
     @property
     def signature(self) -> str:
-        import json
-
         if self._signature is None:
             self._signature = json.loads(self.get_meta("embedder") or "{}").get("signature", "")
         return self._signature
@@ -645,14 +651,11 @@ class PostgresReader:
         return [r[0] for r in self._rows("SELECT id FROM repos")]
 
     def get_meta(self, key: str) -> str | None:
+        """A repository's setting only where one repository is searched."""
         if key in GLOBAL_KEYS:
-            rows = self._rows("SELECT value FROM codesearch_meta WHERE key = %s", (key,))
-            return rows[0][0] if rows else None
+            return _meta(self._rows, 0, key)
         ids = self._repo_ids()
-        if len(ids) != 1:
-            return None
-        rows = self._rows("SELECT value FROM repo_meta WHERE repo_id = %s AND key = %s", (ids[0], key))
-        return rows[0][0] if rows else None
+        return _meta(self._rows, ids[0], key) if len(ids) == 1 else None
 
     @property
     def root(self) -> Path:
@@ -692,7 +695,7 @@ class PostgresReader:
         """Cosine over the HNSW index; iterative scans go on past filtered-out rows until k are found."""
         from pgvector import HalfVector
 
-        dims = int(self.get_meta("dims") or len(vector))
+        dims = len(vector)  # the recorded embedder's: the query was embedded, or averaged, with it
         where, params = self._filters(allowed)
         distance = f"c.embedding::halfvec({dims}) <=> %s::halfvec({dims})"
         query = HalfVector(np.asarray(vector, dtype=np.float16))
@@ -712,13 +715,7 @@ class PostgresReader:
         where, params = self._filters(allowed)
         common = {} if where else self._common_words()  # estimates hold for the whole table only
         frequencies = {t: round(common[t]) if t in common else self._document_frequency(t, where, params) for t in terms}
-        kept: list[str] = []
-        spent = 0
-        for term in sorted((t for t in terms if frequencies[t]), key=frequencies.__getitem__):
-            spent += frequencies[term]
-            if spent > LEXICAL_BUDGET:
-                break
-            kept.append(term)
+        kept = within_budget({t: n for t, n in frequencies.items() if n})
         if not kept:
             return []
         documents, tokens = self._corpus()
