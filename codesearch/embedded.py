@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import cache
 from typing import NamedTuple
 
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Language, Node, Parser, Query
 
 from codesearch import chunker
 from codesearch.models import Chunk
@@ -91,7 +91,7 @@ def _code_blocks(language: str, source: bytes) -> list[_Block]:
     """The script and style blocks' code, in file order, with the language each is chunked as."""
     root = _parser(language).parse(chunker._parse_input(source, language)).root_node
     blocks = []
-    for _, caps in QueryCursor(_compiled(language)[1]).matches(root):
+    for _, caps in chunker.bounded_cursor(_compiled(language)[1]).matches(root):
         element, tag, code = caps["element"][0], caps["tag"][0], caps["code"][0]
         lang = _LANGS[element.type].get(_lang_attribute(source, tag), _TEXT)
         blocks.append(_Block(element.start_byte, element.end_byte, code.start_byte, code.end_byte, lang))
