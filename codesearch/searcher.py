@@ -14,7 +14,7 @@ from codesearch.errors import CodesearchError
 from codesearch.languages import canonical_language
 from codesearch.models import Chunk, Hit
 from codesearch.pathfilter import path_matcher
-from codesearch.ranking import asked_identifier, defines, rerank
+from codesearch.ranking import asked_identifier, defines, rerank, subject_bonus, subject_names
 from codesearch.stores import Reader, open_reader
 from codesearch.tasks import query_task
 from codesearch.text import query_words, subtokens
@@ -208,15 +208,22 @@ class Searcher:
         return fuse(dense, lexical)
 
     def _definitions(self, query: str, found: list[tuple[int, float]], allowed: list[int] | None) -> list[tuple[int, float]]:
-        """For a one-identifier query, the chunks defining it that retrieval missed, as
-        candidates scoring 0: the ranking stage's definition bonus then lifts them."""
-        name = asked_identifier(query)
-        words = subtokens(name) if name else []
-        if not words:
-            return []
+        """The definitions retrieval missed, as candidates scoring 0, for the ranking stage's
+        bonuses to lift: of the identifier a one-identifier query consists of, and of each name
+        a query of words capitalizes (`subject_names`) in the file named after it."""
         have = {cid for cid, _ in found}
-        named = self.store.symbols_with_word(words[-1], allowed)
-        return [(cid, 0.0) for cid, symbol in named if cid not in have and defines(symbol, name)]
+        name = asked_identifier(query)
+        if name is not None:
+            return [(cid, 0.0) for cid in self._defining(name, allowed) if cid not in have]
+        missed = [cid for subject in sorted(subject_names(query)) for cid in self._defining(subject, allowed) if cid not in have]
+        chunks = self.store.chunks_by_ids(missed)
+        return [(cid, 0.0) for cid in dict.fromkeys(missed) if cid in chunks and subject_bonus(subject_names(query), chunks[cid])]
+
+    def _defining(self, name: str, allowed: list[int] | None) -> list[int]:
+        """Chunks whose symbol defines `name`, in any case, found by its last subtoken."""
+        words = subtokens(name)
+        named = self.store.symbols_with_word(words[-1], allowed) if words else []
+        return [cid for cid, symbol in named if defines(symbol, name)]
 
     def _dense(self, query: str, task: str, pool: int, allowed: list[int] | None) -> list[tuple[int, float]]:
         embedder = self.embedder

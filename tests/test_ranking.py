@@ -162,3 +162,43 @@ def test_a_file_named_for_the_querys_subject_outranks_longer_names_holding_its_w
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "response type and http response construction")[0] == "src/response.py"
+
+
+REQUEST_FILES = {
+    "src/Request.kt": "class Request(val method: String, val url: String) {\n    fun header(name: String): String? = null\n}\n",
+    "src/RequestRepresentation.kt": (
+        "// the http request type: its representation on the wire, request line and request headers\n"
+        "fun representHttpRequest(request: Request, out: Sink) {\n    out.write(request.method)\n    out.write(request.url)\n}\n"
+    ),
+    "src/HttpTypes.kt": "// http types: request type, response type, request representation\nfun typeOf(request: Request): String = \"http\"\n",
+    "src/Router.kt": "fun route(path: String, handlers: Map<String, Handler>) = handlers[path]\n",
+}
+
+
+def test_a_capitalized_name_in_a_sentence_finds_its_definition_in_its_file(tmp_path: Path, cli) -> None:
+    root = write_repo(tmp_path / "repo", REQUEST_FILES)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "Request type and HTTP request representation")[0] == "src/Request.kt"
+
+
+def test_a_capitalized_name_is_found_where_retrieval_missed_its_definition(tmp_path: Path, cli) -> None:
+    uses = {
+        f"app/merge{i}.py": f"from conf import Settings\n\n\ndef merge{i}(settings, defaults):\n    # merge settings with defaults\n    return Settings.merge(settings, defaults)\n"
+        for i in range(80)
+    }
+    definition = "class Settings:\n    def __init__(self, path):\n        self.path = path\n"
+    root = write_repo(tmp_path / "repo", {**uses, "lib/settings.py": definition})
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "how Settings are merged with defaults")[0] == "lib/settings.py"
+
+
+def test_the_namespace_every_module_shares_is_not_taken_for_the_subject(tmp_path: Path, cli) -> None:
+    modules = {
+        f"lib/phoenix/{name}.ex": f"defmodule Phoenix.{name.title()} do\n  def {name}_call(conn, opts) do\n    conn\n  end\nend\n"
+        for name in ("socket", "channel", "endpoint", "presence", "token")
+    }
+    router = "defmodule Phoenix.Router do\n  def match_route(conn, path) do\n    dispatch(conn, path)\n  end\nend\n"
+    root_module = "defmodule Phoenix do\n  @moduledoc \"The Phoenix web framework.\"\n  def start(_type, _args), do: :ok\nend\n"
+    root = write_repo(tmp_path / "repo", {**modules, "lib/phoenix/router.ex": router, "lib/phoenix.ex": root_module})
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "how Phoenix matches a route")[0] == "lib/phoenix/router.ex"
