@@ -234,9 +234,35 @@ def _path_words(path: str) -> frozenset[str]:
     return frozenset(subtokens(_stem(path) + " " + (folders[-1] if folders else "")))
 
 
+_SHORTEST_ROOT = 4
+_NOUN_ENDINGS = ("ities", "ity", "ies", "es", "s")
+"""Plural and -ity endings, the first that leaves a root of _SHORTEST_ROOT letters is taken
+off. Path words matched by root as well as by prefix: peer benchmark 0.838 -> 0.843 (Elixir
+0.882 -> 0.892, Kotlin 0.754 -> 0.788: "how SQL queries are built" is Query.kt, "SchemaUtils
+for creating tables" SchemaUtilityApi.kt), MRR@10 doc-js 0.564 -> 0.566, doc-go 0.641 ->
+0.640, the others unchanged. Verb endings as well (-ing, -er, -ed, -ation) gave 0.842 but cost
+doc-python 0.002."""
+
+
 def _stem_match(word: str, named: str) -> bool:
-    shorter, longer = sorted((word, named), key=len)
-    return len(shorter) >= _SHORTEST_STEM and longer.startswith(shorter)
+    """One word starts with the other (three letters or more), or their roots do (four or
+    more): `utility` and `utils` are both `util`, `properties` and `property` `propert`."""
+    if _prefixed(word, named, _SHORTEST_STEM):
+        return True
+    return _prefixed(_root(word), _root(named), _SHORTEST_ROOT)
+
+
+def _prefixed(a: str, b: str, least: int) -> bool:
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= least and longer.startswith(shorter)
+
+
+@lru_cache(maxsize=65536)
+def _root(word: str) -> str:
+    for ending in _NOUN_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= _SHORTEST_ROOT:
+            return word[: -len(ending)]
+    return word
 
 
 NAMED_FOR_QUERY_BONUS = 0.25

@@ -202,3 +202,14 @@ def test_the_namespace_every_module_shares_is_not_taken_for_the_subject(tmp_path
     root = write_repo(tmp_path / "repo", {**modules, "lib/phoenix/router.ex": router, "lib/phoenix.ex": root_module})
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "how Phoenix matches a route")[0] == "lib/phoenix/router.ex"
+
+
+def test_a_query_word_matches_a_file_name_by_its_root(tmp_path: Path, cli) -> None:
+    files = {
+        "src/Query.kt": "class Query(val table: Table) {\n    fun where(op: Op): Query = this\n}\n",
+        "src/Render.kt": "// sql: how sql is built, sql text and sql parameters\nfun buildSql(parts: List<String>): String = parts.joinToString(\" \")\n",
+        "src/Statements.kt": "fun execute(sql: String, args: List<Any>) = connection.run(sql, args)\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "how queries are built")[0] == "src/Query.kt"
