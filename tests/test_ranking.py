@@ -213,3 +213,18 @@ def test_a_query_word_matches_a_file_name_by_its_root(tmp_path: Path, cli) -> No
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "how queries are built")[0] == "src/Query.kt"
+
+
+def test_a_capitalized_name_is_found_in_its_modules_own_file(tmp_path: Path, cli) -> None:
+    files = {
+        "src/de/mod.rs": "pub trait MapAccess {\n    fn next_key(&mut self) -> Option<Key>;\n}\n",
+        "src/de/impls.rs": (
+            "// map access and seq access for collections: deserializing maps with map access\n"
+            "fn visit_map<A: MapAccess>(mut access: A) -> Map {\n    let mut map = Map::new();\n"
+            "    while let Some(key) = access.next_key() { map.insert(key); }\n    map\n}\n"
+        ),
+        "src/ser/mod.rs": "pub trait Serializer {\n    fn serialize_u8(self, v: u8);\n}\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "MapAccess for deserializing collections")[0] == "src/de/mod.rs"
