@@ -228,3 +228,33 @@ def test_a_capitalized_name_is_found_in_its_modules_own_file(tmp_path: Path, cli
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "MapAccess for deserializing collections")[0] == "src/de/mod.rs"
+
+
+LEGACY_FILES = {
+    "src/v3/types.ts": "// parse a string schema: check the input is a string\nexport function parseString(input: unknown) {\n  if (typeof input !== 'string') throw new Error('not a string');\n  return input;\n}\n",
+    "src/v4/core/checks.ts": "// string schema: the input must be a string\nexport function checkString(ctx: Ctx) {\n  ctx.assert(typeof ctx.value === 'string', ctx.issue('invalid_type'));\n}\n",
+    "src/v4/core/numbers.ts": "export function checkNumber(ctx: Ctx) {\n  ctx.assert(typeof ctx.value === 'number');\n}\n",
+}
+
+
+def test_an_older_version_kept_beside_a_newer_one_yields_to_it(tmp_path: Path, cli) -> None:
+    root = write_repo(tmp_path / "repo", LEGACY_FILES)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "parse a string schema")[0] == "src/v4/core/checks.ts"
+
+
+def test_a_query_that_names_the_older_version_gets_it(tmp_path: Path, cli) -> None:
+    root = write_repo(tmp_path / "repo", LEGACY_FILES)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "v3 parse a string schema")[0] == "src/v3/types.ts"
+
+
+def test_code_in_a_deprecated_folder_yields_to_the_current_code(tmp_path: Path, cli) -> None:
+    files = {
+        "lib/deprecated/decorator.py": "def check_arguments(func):\n    # check a function's arguments\n    return check_arguments(func)\n",
+        "lib/calls.py": "def checked_call(func):\n    # check the arguments of each call\n    return wrap(func, strict=True)\n",
+        "lib/net.py": "def connect(url):\n    return socket(url)\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "check a function's arguments")[0] == "lib/calls.py"
