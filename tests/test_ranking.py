@@ -98,7 +98,7 @@ def test_a_files_second_and_later_chunks_yield_to_another_file(tmp_path: Path, c
     ("path", "support"),
     [
         ("tests/test_auth.py", True), ("src/auth_test.go", True), ("web/button.test.tsx", True),
-        ("src/FooTests.cs", True), ("examples/basic.rs", True), ("docs/conf.py", True),
+        ("src/FooTests.cs", True), ("examples/basic.rs", True), ("_examples/rest/main.go", True), ("docs/conf.py", True),
         ("src/contest.py", False), ("src/latest.py", False), ("src/testing_utils_impl/x.py", False),
     ],
 )
