@@ -44,7 +44,7 @@ _SUPPORT_DIRS = frozenset(
     "test tests testing testdata __tests__ spec specs example examples sample samples fixture fixtures "
     "benchmark benchmarks bench mock mocks docs doc".split()
 )
-_SUPPORT_FILE = re.compile(r"(test_.*|.*_test\.\w+|.*_spec\.\w+|.*\.(test|spec)\.\w+|.*Tests?\.\w+|conftest\.py)")
+_SUPPORT_FILE = re.compile(r"(test_.*|.*_(test|benchmark|bench|testing)\.\w+|.*_spec\.\w+|.*\.(test|spec)\.\w+|.*Tests?\.\w+|conftest\.py)")
 _ASKS_FOR_SUPPORT = re.compile(r"\b(tests?|testing|spec|specs|examples?|fixtures?|benchmarks?|mocks?|docs?)\b", re.I)
 
 PROSE_WEIGHT = 0.5
@@ -125,7 +125,9 @@ _SYMBOL_PARTS = re.compile(r"\.|::|#|->")
 def is_support(path: str) -> bool:
     """Code that exercises or documents the real code rather than being it, told by its path
     (a folder's leading underscores ignored: Go's `_examples/` is skipped by the go tool).
-    Counting `_examples/` too: peer benchmark 0.850 -> 0.850 (Go 0.854 -> 0.859)."""
+    Counting `_examples/` too: peer benchmark 0.850 -> 0.850 (Go 0.854 -> 0.859); then files
+    named `*_benchmark.*`, `*_bench.*` and `*_testing.*` (abseil's hash_benchmark.cc): C++ 0.861
+    -> 0.863."""
     *folders, name = path.split("/")
     return any(folder.lower().lstrip("_") in _SUPPORT_DIRS for folder in folders) or bool(_SUPPORT_FILE.fullmatch(name))
 

@@ -99,7 +99,9 @@ def test_a_files_second_and_later_chunks_yield_to_another_file(tmp_path: Path, c
     [
         ("tests/test_auth.py", True), ("src/auth_test.go", True), ("web/button.test.tsx", True),
         ("src/FooTests.cs", True), ("examples/basic.rs", True), ("_examples/rest/main.go", True), ("docs/conf.py", True),
+        ("absl/hash/hash_benchmark.cc", True), ("absl/hash/hash_testing.h", True),
         ("src/contest.py", False), ("src/latest.py", False), ("src/testing_utils_impl/x.py", False),
+        ("src/benchmark_runner.py", False),
     ],
 )
 def test_support_code_is_told_by_its_path(path: str, support: bool) -> None:
