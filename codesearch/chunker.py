@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Range
 
 from codesearch import embedded
 from codesearch.models import Chunk
@@ -321,8 +321,12 @@ def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span] | None
     grammar = _loaded(language)
     if grammar is None:
         return None
-    root = _parser(language).parse(_parse_input(doc.src, language)).root_node
+    source = _parse_input(doc.src, language)
+    root = _parser(language).parse(source).root_node
     defs = _definitions(doc, grammar[1], root)
+    for inner in _macro_item_roots(language, source, root):
+        defs += _definitions(doc, grammar[1], inner)
+    defs.sort(key=lambda d: d.node.start_byte)
     top = [d for d in defs if d.parent is None]
     _place(doc, top, 0, len(doc.src))
     for d in defs:
@@ -337,6 +341,51 @@ def _code_spans(doc: _Doc, language: str, limits: _Limits) -> list[_Span] | None
         spans += _def_spans(doc, d, limits)
     spans.sort(key=lambda s: s.start)
     return spans
+
+
+_ITEM_MACROS = {"rust": "macro_invocation"}
+"""Per language, the node of a macro call whose `{...}` body the grammar leaves unparsed though
+it holds ordinary items: Rust's `cfg_rt! { pub fn spawn(...) ... }`, around most of tokio."""
+_ITEM_START = re.compile(
+    rb"\s*(?://|/\*|#!?\[|[A-Za-z_]\w*!|(?:pub|fn|struct|enum|union|impl|trait|mod|use|const|static|type|unsafe|async|extern)\b)"
+)
+_MACRO_DEPTH = 3
+"""Macro bodies within macro bodies parsed again (`cfg_rt! { pin_project! { struct ... } }`)."""
+
+
+def _macro_item_roots(language: str, source: bytes, root: Node) -> Iterator[Node]:
+    """Roots of the item-holding macro bodies of the file (`_ITEM_MACROS`), parsed as the
+    language in place: a parser given the bodies as its included ranges keeps every byte offset,
+    so their definitions chunk, and report lines, like any other."""
+    macro = _ITEM_MACROS.get(language)
+    ranges = _item_bodies(source, root, macro) if macro else []
+    for _ in range(_MACRO_DEPTH):
+        if not ranges:
+            return
+        parser = thread_parser(f"{language}:macros", lambda: _compiled(language)[0])
+        parser.included_ranges = ranges
+        inner = parser.parse(source).root_node
+        yield inner
+        ranges = _item_bodies(source, inner, macro)
+
+
+def _item_bodies(source: bytes, root: Node, macro: str) -> list[Range]:
+    """The insides of the `{...}` bodies of `macro` calls among `root`'s items (and those of the
+    impl, trait and mod bodies in it) that start like an item."""
+    bodies = []
+    pending = [root]
+    while pending:
+        for node in pending.pop().named_children:
+            if node.type == "declaration_list":
+                pending.append(node)
+            elif node.type in ("impl_item", "trait_item", "mod_item") and (body := node.child_by_field_name("body")):
+                pending.append(body)
+            elif node.type == macro and (tree := node.named_children[-1] if node.named_children else None):
+                if tree.type == "token_tree" and source[tree.start_byte : tree.start_byte + 1] == b"{" and tree.end_byte - tree.start_byte > 2:
+                    if _ITEM_START.match(source, tree.start_byte + 1):
+                        start, end = tree.start_point, tree.end_point
+                        bodies.append(Range((start.row, start.column + 1), (end.row, end.column - 1), tree.start_byte + 1, tree.end_byte - 1))
+    return sorted(bodies, key=lambda r: r.start_byte)
 
 
 def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:

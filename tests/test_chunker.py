@@ -225,6 +225,16 @@ def test_definitions_deeper_than_the_first_query_pass_are_found(language: str) -
     assert [c.symbol for c in chunk_source("f", language, source) if c.kind != "module"] == symbols
 
 
+def test_items_inside_macro_bodies_within_macro_bodies_are_chunked() -> None:
+    source = (
+        b"cfg_rt! {\n    pin_project! {\n        /// Runs local tasks.\n        pub struct LocalSet {\n"
+        b"            tick: u8,\n        }\n    }\n\n    impl LocalSet {\n        pub fn run(&self) {\n"
+        b"            self.tick();\n        }\n    }\n}\n\nvec![1, 2, 3];\nformat_args! { \"{}\", x };\n"
+    )
+    named = [(c.symbol, c.start_line, c.end_line) for c in chunk_source("local.rs", "rust", source) if c.symbol]
+    assert named == [("LocalSet", 3, 6), ("LocalSet", 9, 13), ("LocalSet.run", 10, 12)]
+
+
 def test_definitions_inside_a_function_stay_in_its_chunk() -> None:
     source = b"def outer():\n    class Inner:\n        def m(self):\n            return 1\n    return Inner\n"
     (chunk,) = chunk_source("f.py", "python", source)

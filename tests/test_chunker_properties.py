@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tree_sitter import Parser, QueryCursor
+from tree_sitter import Parser
 
-from codesearch.chunker import GRAMMAR_LANGUAGES, _compiled, _parse_input, chunk_source
+from codesearch.chunker import GRAMMAR_LANGUAGES, _compiled, _parse_input, bounded_cursor, chunk_source
 from codesearch.embedded import EMBEDDED_LANGUAGES
 from codesearch.models import Chunk
 
@@ -89,11 +89,12 @@ def _matches(text: list[str], head: int, whole: str, within: list[str]) -> bool:
 
 def definition_lines(language: str, source: bytes) -> dict[int, str]:
     """Line -> name of every definition the language's grammar and .scm query capture, parsing
-    what the chunker parses (raw bytes can crash the bash grammar, see `_parse_input`)."""
+    what the chunker parses (raw bytes can crash the bash grammar, see `_parse_input`), with the
+    chunker's bounded cursor: an unbounded one hung on a rare recombined file here."""
     language_object, query = _compiled(language)
     tree = Parser(language_object).parse(_parse_input(source, language))
     found = {}
-    for _, captures in QueryCursor(query).matches(tree.root_node):
+    for _, captures in bounded_cursor(query).matches(tree.root_node):
         label = next((name for name in captures if name.startswith("definition.")), None)
         if label is None or "name" not in captures:
             continue

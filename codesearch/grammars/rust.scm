@@ -14,3 +14,6 @@
     (generic_type type: (scoped_type_identifier name: (type_identifier) @name))
   ]
   body: (declaration_list) @body) @definition.impl
+
+; `macro_rules! name { ... }`: the macro, its doc comment above it.
+(macro_definition name: (identifier) @name) @definition.function
