@@ -310,8 +310,15 @@ def _prefixed(a: str, b: str, least: int) -> bool:
     return len(shorter) >= least and longer.startswith(shorter)
 
 
+_HELPER_WORDS = frozenset("helper helpers tool tools".split())
+"""Names a helpers file goes by besides `util`: "system property helpers" is SystemUtils.java.
+Peer benchmark 0.851 -> 0.852 (Java 0.841 -> 0.871), the other sets unchanged."""
+
+
 @lru_cache(maxsize=65536)
 def _root(word: str) -> str:
+    if word in _HELPER_WORDS:
+        return "util"
     for ending in _NOUN_ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= _SHORTEST_ROOT:
             return word[: -len(ending)]

@@ -260,3 +260,17 @@ def test_code_in_a_deprecated_folder_yields_to_the_current_code(tmp_path: Path, 
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "check a function's arguments")[0] == "lib/calls.py"
+
+
+def test_helpers_in_a_query_name_a_utils_file(tmp_path: Path, cli) -> None:
+    files = {
+        "src/SystemUtils.java": "public class SystemUtils {\n    public static String javaHome() { return System.getProperty(\"java.home\"); }\n}\n",
+        "src/Runtime.java": (
+            "public class Runtime {\n    // the java runtime name: a system property, read by a helper\n"
+            "    public static String systemPropertyName() { return System.getProperty(\"java.runtime.name\"); }\n}\n"
+        ),
+        "src/Net.java": "public class Net {\n    public static void connect(String url) { }\n}\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "system property helpers")[0] == "src/SystemUtils.java"
