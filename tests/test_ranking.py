@@ -274,3 +274,13 @@ def test_helpers_in_a_query_name_a_utils_file(tmp_path: Path, cli) -> None:
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "system property helpers")[0] == "src/SystemUtils.java"
+
+
+def test_a_query_that_says_documentation_gets_code_under_doc(tmp_path: Path, cli) -> None:
+    files = {
+        "doc/man_docs.go": "package doc\n\n// GenMan writes a man page for the command.\nfunc GenMan(cmd *Command, w io.Writer) error {\n\treturn render(cmd, w)\n}\n",
+        "command.go": "package cobra\n\n// Page writes documentation: generation of man pages for the command.\nfunc (c *Command) Page(w io.Writer) error {\n\treturn c.help(w)\n}\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "documentation generation for man pages")[0] == "doc/man_docs.go"
