@@ -1,4 +1,5 @@
-"""Which language a file is written in, from its name or, for scripts, its shebang.
+"""Which language a file is written in, from its name or, for scripts, its shebang; a `.h`
+header's content says whether it is C or C++ (`content_language`).
 
 Everything is a table so that adding a language is one line. A file whose language is
 None is not indexed: data (JSON, CSV, lock files), media, archives and unknown formats.
@@ -203,6 +204,23 @@ def detect_language(path: str, head: bytes | None = None) -> str | None:
     language = _by_name(name)
     if language is None and head is not None:
         language = _by_shebang(head)
+    return language
+
+
+_CPP_HEADER = re.compile(
+    rb"^[ \t]*(?:namespace[ \t]+[\w:]*[ \t]*\{|template[ \t]*<|class[ \t]+\w+[^;\n]*$|(?:public|private|protected)[ \t]*:)"
+    rb"|^[ \t]*#[ \t]*include[ \t]*<[a-z_]+>|\bstd::\w",
+    re.MULTILINE,
+)
+"""What only C++ says: namespaces, templates, classes, access labels, the standard library's
+headers (without `.h`) and names."""
+
+
+def content_language(path: str, language: str, data: bytes) -> str:
+    """`language` as the file's content refines it: a `.h` header written in C++ (abseil's,
+    fmt's) is C++, so that its classes and templates are parsed as such rather than as C."""
+    if language == "c" and path.endswith(".h") and _CPP_HEADER.search(data):
+        return "cpp"
     return language
 
 

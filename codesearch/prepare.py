@@ -6,6 +6,7 @@ commits, so workers can be many while the database keeps one writer.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,6 +16,7 @@ import numpy as np
 from codesearch.chunker import MAX_LINES, chunk_source
 from codesearch.embedders import Embedder, EmbedderSpec, create_embedder
 from codesearch.files import DEFAULT_MAX_BYTES, SkipFile, SourceFile, read_source
+from codesearch.languages import content_language
 from codesearch.models import Chunk
 from codesearch.store import lexical_fields
 from codesearch.tasks import PASSAGE_TASK
@@ -90,6 +92,7 @@ def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOpt
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if digest == known_hash:
         return Prepared(source, digest)
+    source = dataclasses.replace(source, language=content_language(source.path, source.language, data))
     chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
     words = [WORD.findall(c.text) for c in chunks]
     texts = [_embed_input(c, w) for c, w in zip(chunks, words)]

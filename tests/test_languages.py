@@ -1,11 +1,13 @@
-"""Language detection: by file name, by extension, and by shebang for extensionless scripts."""
+"""Language detection: by file name, by extension, by shebang for extensionless scripts, and by
+content for C++ written in `.h` headers."""
 
 from __future__ import annotations
 
 import pytest
 
 from codesearch.chunker import GRAMMAR_LANGUAGES
-from codesearch.languages import ALL_LANGUAGES, detect_language, needs_head
+from codesearch.languages import ALL_LANGUAGES, content_language, detect_language, needs_head
+from conftest import ask_json, write_repo
 
 
 @pytest.mark.parametrize(
@@ -106,3 +108,37 @@ def test_all_languages_lists_every_answer() -> None:
     assert GRAMMAR_LANGUAGES <= ALL_LANGUAGES
     assert {"markdown", "yaml", "dockerfile", "makefile", "objc"} <= ALL_LANGUAGES
     assert detect_language("x.vue") in ALL_LANGUAGES
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"namespace absl {\nint Hash(int x);\n}\n",
+        b"template <typename T>\nT max(T a, T b);\n",
+        b"class Status final {\n  int code_;\n};\n",
+        b"struct Span {\n public:\n  int size;\n};\n",
+        b"#include <string_view>\nint parse(const char* s);\n",
+        b"inline std::string name();\n",
+    ],
+)
+def test_a_header_written_in_cpp_is_cpp(source: bytes) -> None:
+    assert content_language("include/x.h", "c", source) == "cpp"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b'#ifdef __cplusplus\nextern "C" {\n#endif\nint uv_run(uv_loop_t* loop);\n',
+        b"/* the class of errors */\nstruct dict { int size; };\n#include <stdio.h>\n",
+    ],
+)
+def test_a_c_header_stays_c(source: bytes) -> None:
+    assert content_language("include/x.h", "c", source) == "c"
+
+
+def test_a_cpp_header_is_indexed_and_filtered_as_cpp(tmp_path, cli) -> None:
+    header = "namespace absl {\nclass Status {\n public:\n  int code() const { return code_; }\n private:\n  int code_;\n};\n}\n"
+    root = write_repo(tmp_path / "repo", {"absl/status.h": header, "src/loop.h": "int uv_run(void* loop);\n"})
+    assert cli("index", root, "--quiet").exit_code == 0
+    (hit,) = [h for h in ask_json(cli, "Status", "--index", root, "--lang", "cpp")["results"] if h["symbol"] == "Status"]
+    assert (hit["path"], hit["language"]) == ("absl/status.h", "cpp")
