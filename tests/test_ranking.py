@@ -284,3 +284,14 @@ def test_a_query_that_says_documentation_gets_code_under_doc(tmp_path: Path, cli
     root = write_repo(tmp_path / "repo", files)
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "documentation generation for man pages")[0] == "doc/man_docs.go"
+
+
+def test_a_name_defined_as_written_outranks_its_lowercase_namesakes(tmp_path: Path, cli) -> None:
+    impls = "".join(
+        f"impl Serialize for T{i} {{\n    fn serialize(&self, s: S) -> R {{\n        s.serialize_u{i}(self.0)\n    }}\n}}\n\n" for i in range(8)
+    )
+    docs = "".join(f"/// Data structure {i} maps onto the data model through a format-specific writer.\n" for i in range(30))
+    trait = docs + "pub trait Serialize {\n    fn write_into<W: Writer>(&self, writer: W) -> Result<W::Ok, W::Error>;\n}\n"
+    root = write_repo(tmp_path / "repo", {"src/ser/impls.rs": impls, "src/ser/mod.rs": trait})
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "Serialize")[0] == "src/ser/mod.rs"
