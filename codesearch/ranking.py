@@ -239,7 +239,7 @@ def _capitalized(query: str) -> frozenset[str]:
     return frozenset() if asked_identifier(query) is not None else frozenset(_CAPITALIZED.findall(query))
 
 
-NAME_WORDS_BONUS = 0.6
+NAME_WORDS_BONUS = 0.7
 """Added, in proportion to the query words a chunk's symbol spells, for a query of several words."""
 
 
@@ -364,7 +364,7 @@ def _near(word: str, part: str) -> bool:
     return _stem_match(word, part) and abs(len(word) - len(part)) <= _NEAR_ENDING
 
 
-FILE_EVIDENCE = 0.2
+FILE_EVIDENCE = 0.22
 """Added to each file's best chunk, times the file's share of the candidates' summed score
 (that of the file with the largest sum being 1), in units of the best score."""
 
