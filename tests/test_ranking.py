@@ -295,3 +295,17 @@ def test_a_name_defined_as_written_outranks_its_lowercase_namesakes(tmp_path: Pa
     root = write_repo(tmp_path / "repo", {"src/ser/impls.rs": impls, "src/ser/mod.rs": trait})
     assert cli("index", root, "--quiet").exit_code == 0
     assert top_paths(cli, root, "Serialize")[0] == "src/ser/mod.rs"
+
+
+def test_an_abbreviated_file_name_matches_the_word_it_shortens(tmp_path: Path, cli) -> None:
+    files = {
+        "args.go": "package cobra\n\n// ExactArgs returns an error if there are not exactly n args.\nfunc ExactArgs(n int) PositionalArgs {\n\treturn check(n)\n}\n",
+        "zsh.go": (
+            "package cobra\n\n// MarkWords marks the positional argument words for completion: positional argument validators.\n"
+            "func (c *Command) MarkWords(words ...string) {\n\tc.words = words\n}\n"
+        ),
+        "net.go": "package cobra\n\nfunc dial(url string) error {\n\treturn nil\n}\n",
+    }
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    assert top_paths(cli, root, "positional argument validators")[0] == "args.go"
