@@ -4,18 +4,21 @@ Retrieval (dense + BM25, fused in `searcher.fuse`) finds the right code but ofte
 tests outrank the code they test, a name's uses outrank its definition, a README outranks the
 code it describes, and one long file fills the list. `rerank` scores each candidate as
 (fused score + bonuses) x factors, lifts each file's best chunk by the file's evidence, then
-spreads the list over files. The searcher adds the chunks that define a one-identifier query
-to the candidates even when retrieval missed them (`asked_identifier`).
+spreads the list over files. The searcher adds the chunks that define a one-identifier query,
+or a capitalized name in a sentence, to the candidates even when retrieval missed them
+(`asked_identifier`, `subject_names`).
 
 Each signal's docstring gives its measured effect as what the whole stage loses without it, on
 `benchmarks/peer.py` (the public half of the semble benchmark, NDCG@10 over 32 repositories:
-0.675 without this stage, 0.829 with it) and on `benchmarks/quality.py`'s sets (with the stage:
-MRR@10 doc-python 0.575, doc-js 0.564, doc-go 0.641, CoSQA nDCG@10 0.490, Java->C# R@1 0.973;
-without it 0.577, 0.466, 0.631, 0.496, 0.973). A signal stays when the peer benchmark needs it
+0.677 with every signal off, 0.858 with the stage) and on `benchmarks/quality.py`'s sets (with
+the stage: MRR@10 doc-python 0.576, doc-js 0.568, doc-go 0.642, CoSQA nDCG@10 0.488, Java->C#
+R@1 0.973; with every signal off 0.577, 0.466, 0.631, 0.496, 0.973). Where a docstring names no
+set, those sets did not move. "When added" figures are from the day the signal came, against
+the stage as it was then. A signal stays when the peer benchmark needs it
 and none of the other sets ends more than 0.01 below where it stood without the stage, and the
 static model's target of a hybrid MRR@10 on doc-python 1.30 times BM25's (0.442) still holds.
 Settings were chosen on these public sets only, with the 37 grammars of 2026-12-02; 2-core dev
-machine.
+machine; leave-one-out figures measured again on the final stage that day.
 
 Tried and left out: adding a tenth to a quarter of the file's other candidates' scores lowered
 both benchmarks; weighting dense and lexical by the query's kind (a lexical-heavier fusion for
@@ -23,7 +26,11 @@ one-identifier queries) gained 0.001; a dense weight of 0.6 instead of 0.8 gaine
 doc-python 0.021; reciprocal rank fusion (k = 60, dense weight 0.5) instead of min-max fusion
 gained 0.016 before this stage but cost CoSQA 0.07 and doc-python 0.08; a bonus for chunks
 defining a CamelCase name written inside a sentence cost doc-python 0.009 and Java->C# 0.005
-for +0.002.
+for +0.002 (`subject_bonus`, which asks for the file named after it, costs nothing); light
+stemming (plurals, -ing, -er) of the lexical fields and queries gained 0.002 and would need
+every index rebuilt; collapsing chunks of identical text to one hit cost serde 0.31 (the copy
+kept was the twin); weighing down import-only module chunks moved C +0.012 and Kotlin -0.019
+for nothing overall; not counting the repository's own name among the path words cost 0.008.
 """
 
 from __future__ import annotations
@@ -68,8 +75,8 @@ def prose_factor(query: str, chunk: Chunk) -> float:
     so they outrank the code that does it (nvm: AGENTS.md and CLAUDE.md above nvm.sh for "how
     nvm resolves an alias"); a build target or a CI label is named after the library it
     builds (abseil: BUILD.bazel's `flat_hash_map` above flat_hash_map.h). Peer benchmark
-    without it: 0.829 -> 0.822 (when added, 0.3 to 0.7 were within 0.002, and prose alone gave
-    all but 0.003 of it); the docstring sets and CoSQA hold neither.
+    without it: 0.858 -> 0.853 (Go 0.871 -> 0.856; when added, 0.3 to 0.7 were within 0.002,
+    and prose alone gave all but 0.003 of it); the docstring sets and CoSQA hold neither.
     """
     if chunk.language in _NOT_CODE_LANGUAGES and not _ASKS_FOR_NOT_CODE.search(query):
         return PROSE_WEIGHT
@@ -101,9 +108,9 @@ def legacy_factor(query: str, legacy: frozenset[str], chunk: Chunk) -> float:
 
     A library that keeps its previous major version beside the current one (zod's src/v3 beside
     src/v4) answers every question twice, and the old copy's simpler code often matches better.
-    Without it: peer benchmark 0.850 -> 0.845 (TypeScript 0.583 -> 0.432); the docstring sets,
-    CoSQA and Java->C# unchanged. When added, 0.6 gave 0.848; the compat, legacy and deprecated
-    folders alone changed no figure by 0.001.
+    Without it: peer benchmark 0.858 -> 0.854 (TypeScript 0.583 -> 0.438, symbol 0.960 ->
+    0.952). When added, 0.6 gave 0.003 less; the compat, legacy and deprecated folders alone
+    changed no figure by 0.001.
     """
     folders = chunk.path.split("/")[:-1]
     for depth, folder in enumerate(folders):
@@ -138,8 +145,8 @@ def support_factor(query: str, chunk: Chunk) -> float:
     A question about behaviour is answered by the implementation, but its tests repeat the
     behaviour's words (`test_digest_auth_...`) and outrank it. A query saying "documentation"
     asks for doc code as one saying "docs" does (cobra's doc/man_docs.go: Go 0.859 -> 0.861).
-    Peer benchmark without it:
-    0.829 -> 0.819 (when added, weights 0.3 to 0.6 were within 0.002).
+    Peer benchmark without it: 0.858 -> 0.852 (TypeScript 0.583 -> 0.557; when added, weights
+    0.3 to 0.6 were within 0.002).
     """
     if is_support(chunk.path) and not _ASKS_FOR_SUPPORT.search(query):
         return SUPPORT_WEIGHT
@@ -154,9 +161,9 @@ def definition_bonus(query: str, exact_found: bool, chunk: Chunk) -> float:
 
     Every file that imports `HTTPException` says it more often than the class does, so
     retrieval ranks the uses with the definition. Without it: peer benchmark symbol queries
-    0.942 -> 0.877, overall 0.829 -> 0.816. A bonus of 1.0 instead: symbol 0.937 (3.0: 0.947).
-    No half bonus where the name is defined as written: symbol 0.956 -> 0.960 (Rust 0.678 ->
-    0.688), the other sets unchanged.
+    0.960 -> 0.902, overall 0.858 -> 0.846 (Rust 0.688 -> 0.612). When added, a bonus of 1.0
+    instead: symbol 0.005 less (3.0: 0.005 more, and more uses of a name pushed out). No half
+    bonus where the name is defined as written: symbol 0.956 -> 0.960 (Rust 0.678 -> 0.688).
     """
     wanted = asked_identifier(query)
     if wanted is None or not chunk.symbol:
@@ -171,10 +178,10 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
     """FILE_NAME_BONUS when the query is one identifier and the chunk's file is named after it
     (`Table` -> `Table.kt`, `Semaphore` -> `semaphore.rs`, `field_info` -> `FieldInfo.java`).
 
-    Where no grammar names the definition (Kotlin, Swift, Elixir are chunked as text) or the
-    class is split into parts, the file that holds it still comes first. Without it: peer
-    benchmark symbol queries 0.942 -> 0.916, overall 0.829 -> 0.825. Without the definitions
-    found by name (`asked_identifier`) instead: symbol 0.917, overall 0.824.
+    Where no grammar names the definition or the class is split into parts, the file that holds
+    it still comes first. Without it: peer benchmark symbol queries 0.960 -> 0.935, overall
+    0.858 -> 0.855. When added, without the definitions found by name (`asked_identifier`)
+    instead: symbol 0.025 less.
     """
     wanted = asked_identifier(query)
     if wanted is None:
@@ -216,12 +223,12 @@ def subject_bonus(subjects: frozenset[str], chunk: Chunk) -> float:
     retrieval ranks every chunk that uses the type beside the one that defines it, and
     `path_words_bonus` favours long file names that hold several of the query's words. The
     file's name must be the type's so that a class merely named in passing is not lifted.
-    Without it: peer benchmark 0.838 -> 0.829 (Kotlin 0.754 -> 0.693, Swift 0.849 -> 0.776,
-    C++ 0.861 -> 0.838); the docstring sets, CoSQA and Java->C# unchanged. When added, 1.0 gave
-    0.837, 2.0 0.838; without the namespace rule, Phoenix's `Phoenix` module (phoenix.ex) came
-    first for every "how Phoenix ..." question (Elixir 0.864 instead of 0.882). Module files
-    added later: 0.843 -> 0.845 (Rust 0.639 -> 0.672). A third of the bonus for a definition in
-    any other file cost doc-python 0.007 (0.75 of it: 0.025) and gained nothing.
+    Without it: peer benchmark 0.858 -> 0.848 (Kotlin 0.788 -> 0.718, Swift 0.864 -> 0.795,
+    Rust 0.688 -> 0.655, semantic 0.859 -> 0.848). When added (0.829 -> 0.838), 1.0 gave 0.001
+    less and 2.0 the same; without the namespace rule, Phoenix's `Phoenix` module (phoenix.ex)
+    came first for every "how Phoenix ..." question (Elixir 0.864 instead of 0.882). Module
+    files, added later: 0.843 -> 0.845 (Rust 0.639 -> 0.672). A third of the bonus for a
+    definition in any other file cost doc-python 0.007 (0.75 of it: 0.025) and gained nothing.
     """
     if not chunk.symbol:
         return 0.0
@@ -248,9 +255,11 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     (`parse config` -> `parseConfig`, `ConfigParser.parse`), for a query of two words or more.
 
     A name says what code is for; a body full of the same words may only use it. Without it:
-    peer benchmark 0.829 -> 0.828, MRR@10 doc-python 0.575 -> 0.565, doc-js 0.564 -> 0.544,
-    doc-go 0.641 -> 0.624, CoSQA nDCG@10 0.490 -> 0.496. When added, a bonus of 1.0 gained
-    0.006 more but cost CoSQA 0.017, past the 0.01 the other sets may lose.
+    peer benchmark 0.858 -> 0.856 (though Go 0.871 -> 0.886 and Elixir 0.892 -> 0.921), MRR@10
+    doc-python 0.576 -> 0.565, doc-js 0.568 -> 0.546, doc-go 0.642 -> 0.622, CoSQA nDCG@10
+    0.488 -> 0.496. When added, a bonus of 1.0 gained 0.006 more but cost CoSQA 0.017, past the
+    0.01 the other sets may lose; 0.7 instead of 0.6, chosen again with the later signals, gained
+    0.003 with file evidence at 0.22.
     """
     words = _words(query)
     if len(words) < 2 or not chunk.symbol or asked_identifier(query) is not None:
@@ -273,8 +282,9 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
 
     People name files after what they do, so "how redirects are followed" is answered in
     `redirects.py` even where its chunks say `location` and `history`. Without it: peer
-    benchmark 0.829 -> 0.818 (semantic 0.828 -> 0.808), MRR@10 doc-js 0.564 -> 0.526,
-    doc-python 0.575 -> 0.580. When added, a bonus of 1.0 gained 0.003 less.
+    benchmark 0.858 -> 0.841 (semantic 0.859 -> 0.829), MRR@10 doc-js 0.568 -> 0.533,
+    doc-python 0.576 -> 0.580. When added, a bonus of 1.0 gained 0.003 less; 2.0, tried later,
+    0.005 less.
     """
     words = _long_words(query)
     if not words or asked_identifier(query) is not None:
@@ -357,10 +367,9 @@ def named_for_query_bonus(query: str, chunk: Chunk) -> float:
     them (`HTTPServerResponseEncoder.swift`) outranks the short one that is all about the
     subject; this one rewards the name that says nothing else. The ending is bounded, unlike
     `path_words_bonus`'s prefixes, so that "cache" does not name all of `cacheutils.py`.
-    Without it: peer benchmark 0.829 -> 0.814 (architecture 0.765 -> 0.739; Kotlin, Swift,
-    Scala, Elixir, Haskell, Lua and Zig 0.856 -> 0.828), MRR@10 doc-js 0.564 -> 0.554,
-    doc-go 0.641 -> 0.644, the others unchanged. When added, 0.5 gave 0.005 less, and
-    prefixes of any length cost doc-python 0.014.
+    Without it: peer benchmark 0.858 -> 0.844 (architecture 0.792 -> 0.778, Swift 0.864 ->
+    0.827), MRR@10 doc-js 0.568 -> 0.556, doc-go 0.642 -> 0.645. When added, 0.5 gave 0.005
+    less, and prefixes of any length cost doc-python 0.014.
     """
     words = _long_words(query)
     if not words or asked_identifier(query) is not None:
@@ -386,10 +395,11 @@ def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
 
     A file where many chunks match is where a behaviour lives ("how persistent flags are
     inherited" is command.go, whose every method mentions flags), while a lone strong chunk
-    elsewhere may only mention it. Without it: peer benchmark 0.829 -> 0.810 (architecture
-    0.765 -> 0.743, symbol 0.942 -> 0.929), MRR@10 doc-python 0.575 -> 0.585, doc-go 0.641 ->
-    0.650. 0.25 gave 0.832 with doc-python 0.574, 0.3 gave 0.833 with 0.570: the docstring
-    sets' answers are single functions in files of many, where the file's sum favours long files.
+    elsewhere may only mention it. Without it: peer benchmark 0.858 -> 0.839 (architecture
+    0.792 -> 0.775, symbol 0.960 -> 0.944), MRR@10 doc-python 0.576 -> 0.585, doc-go 0.642 ->
+    0.656. With the final signals, 0.25 gave 0.857 with doc-python 0.574 (below 1.30 times
+    BM25's), 0.3 gave 0.856 with 0.570: the docstring sets' answers are single functions in
+    files of many, where the file's sum favours long files.
     """
     if not scored:
         return scored
@@ -416,10 +426,10 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
 
     Ten results that name more files find more of what answers a question, while a file's
     next chunk keeps its place when it is truly next best: the function asked for is often
-    next to a near namesake. Without it: peer benchmark 0.829 -> 0.809, MRR@10 doc-python
-    0.575 -> 0.578; with the earlier rule (the third and later at x0.7): 0.830, doc-python
-    0.570. The second at x0.8, x0.7 or x0.5 gave 0.837, 0.843 and 0.848 but doc-python 0.568,
-    0.560 and 0.536: below 1.30 times BM25's 0.442, or past the 0.01 the docstring sets may lose.
+    next to a near namesake. Without it: peer benchmark 0.858 -> 0.842 (architecture 0.792 ->
+    0.763), MRR@10 doc-python 0.576 -> 0.579, doc-go 0.642 -> 0.651. The second at x0.85 or
+    x0.8 gave 0.858 and 0.861 with the final signals, but doc-python 0.571 and 0.568, below 1.30
+    times BM25's 0.442 (x0.7 and x0.5 earlier: 0.560 and 0.536).
     """
     seen: dict[str, int] = {}
     spread = []
