@@ -37,6 +37,13 @@ def top_paths(cli, root: Path, query: str, k: int = 3) -> list[str]:
     return [hit["path"] for hit in ask_json(cli, query, "-k", str(k), "--index", root)["results"]]
 
 
+def best_path(tmp_path: Path, cli, files: dict[str, str], query: str) -> str:
+    """The first hit's path for `query` over a repository of `files`, indexed through the CLI."""
+    root = write_repo(tmp_path / "repo", files)
+    assert cli("index", root, "--quiet").exit_code == 0
+    return top_paths(cli, root, query)[0]
+
+
 @pytest.fixture
 def tested(tmp_path: Path, cli) -> Path:
     root = write_repo(tmp_path / "repo", {"src/auth.py": AUTH, "tests/test_auth.py": AUTH_TESTS})
@@ -55,17 +62,13 @@ def test_a_query_that_asks_for_tests_gets_them(tested: Path, cli) -> None:
 def test_a_symbol_query_finds_its_definition_before_its_uses(tmp_path: Path, cli) -> None:
     uses = {f"app/use{i}.py": f"from settings import Settings\n\ndef load{i}():\n    return Settings().load(Settings)\n" for i in range(6)}
     definition = "class Settings:\n    def load(self, source):\n        return dict(source)\n"
-    root = write_repo(tmp_path / "repo", {**uses, "lib/settings.py": definition})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "Settings")[0] == "lib/settings.py"
+    assert best_path(tmp_path, cli, {**uses, "lib/settings.py": definition}, "Settings") == "lib/settings.py"
 
 
 def test_a_symbol_query_finds_the_file_named_after_it(tmp_path: Path, cli) -> None:
     files = {f"src/Use{i}.kt": f"fun use{i}(t: Table) = t.scan()\n" for i in range(6)}
     body = "".join(f"    fun column{i}(name: String) = rows.map {{ it[name] }}.filter {{ it != null }}\n" for i in range(40))
-    root = write_repo(tmp_path / "repo", {**files, "src/Table.kt": "open class Table {\n" + body + "}\n"})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "Table")[0] == "src/Table.kt"
+    assert best_path(tmp_path, cli, {**files, "src/Table.kt": "open class Table {\n" + body + "}\n"}, "Table") == "src/Table.kt"
 
 
 def test_a_name_made_of_the_query_words_comes_first(tmp_path: Path, cli) -> None:
@@ -78,9 +81,7 @@ def test_a_name_made_of_the_query_words_comes_first(tmp_path: Path, cli) -> None
         "app/page.py": "def render_page(template):\n    return template.format()\n",
         "app/net.py": "def connect(url):\n    return socket(url)\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "parse config")[0] == "app/settings.py"
+    assert best_path(tmp_path, cli, files, "parse config") == "app/settings.py"
 
 
 def test_a_files_second_and_later_chunks_yield_to_another_file(tmp_path: Path, cli) -> None:
@@ -118,15 +119,11 @@ SCRIPTS = {
 
 
 def test_code_outranks_the_prose_that_describes_it(tmp_path: Path, cli) -> None:
-    root = write_repo(tmp_path / "repo", {"README.md": README, "AGENTS.md": README, **SCRIPTS})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "resolve an alias to a version")[0] == "tool.sh"
+    assert best_path(tmp_path, cli, {"README.md": README, "AGENTS.md": README, **SCRIPTS}, "resolve an alias to a version") == "tool.sh"
 
 
 def test_a_query_that_asks_for_docs_gets_the_prose(tmp_path: Path, cli) -> None:
-    root = write_repo(tmp_path / "repo", {"README.md": README, **SCRIPTS})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "readme: resolve an alias to a version")[0] == "README.md"
+    assert best_path(tmp_path, cli, {"README.md": README, **SCRIPTS}, "readme: resolve an alias to a version") == "README.md"
 
 
 def test_a_file_named_after_the_query_words_comes_first(tmp_path: Path, cli) -> None:
@@ -135,9 +132,7 @@ def test_a_file_named_after_the_query_words_comes_first(tmp_path: Path, cli) -> 
         "src/session.py": "def send(request, redirects=True, follow=True):\n    # follow redirects unless asked not to\n    return transport(request, allow_redirects=redirects)\n",
         "src/cookies.py": "def merge(jar, cookies):\n    jar.update(cookies)\n    return jar\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "how redirects are followed")[0] == "src/redirects.py"
+    assert best_path(tmp_path, cli, files, "how redirects are followed") == "src/redirects.py"
 
 
 def test_a_symbol_query_finds_a_definition_that_retrieval_ranked_below_its_uses(tmp_path: Path, cli) -> None:
@@ -146,9 +141,7 @@ def test_a_symbol_query_finds_a_definition_that_retrieval_ranked_below_its_uses(
         for i in range(80)
     }
     definition = "class Settings:\n    def __init__(self, path):\n        self.path = path\n"
-    root = write_repo(tmp_path / "repo", {**uses, "lib/conf.py": definition})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "Settings")[0] == "lib/conf.py"
+    assert best_path(tmp_path, cli, {**uses, "lib/conf.py": definition}, "Settings") == "lib/conf.py"
 
 
 def test_a_file_named_for_the_querys_subject_outranks_longer_names_holding_its_words(tmp_path: Path, cli) -> None:
@@ -161,9 +154,7 @@ def test_a_file_named_for_the_querys_subject_outranks_longer_names_holding_its_w
         "src/request.py": "class Request:\n    def __init__(self, method, url):\n        self.method = method\n        self.url = url\n",
         "src/router.py": "def route(path, handlers):\n    return handlers.get(path)\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "response type and http response construction")[0] == "src/response.py"
+    assert best_path(tmp_path, cli, files, "response type and http response construction") == "src/response.py"
 
 
 REQUEST_FILES = {
@@ -178,9 +169,7 @@ REQUEST_FILES = {
 
 
 def test_a_capitalized_name_in_a_sentence_finds_its_definition_in_its_file(tmp_path: Path, cli) -> None:
-    root = write_repo(tmp_path / "repo", REQUEST_FILES)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "Request type and HTTP request representation")[0] == "src/Request.kt"
+    assert best_path(tmp_path, cli, REQUEST_FILES, "Request type and HTTP request representation") == "src/Request.kt"
 
 
 def test_a_capitalized_name_is_found_where_retrieval_missed_its_definition(tmp_path: Path, cli) -> None:
@@ -189,9 +178,7 @@ def test_a_capitalized_name_is_found_where_retrieval_missed_its_definition(tmp_p
         for i in range(80)
     }
     definition = "class Settings:\n    def __init__(self, path):\n        self.path = path\n"
-    root = write_repo(tmp_path / "repo", {**uses, "lib/settings.py": definition})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "how Settings are merged with defaults")[0] == "lib/settings.py"
+    assert best_path(tmp_path, cli, {**uses, "lib/settings.py": definition}, "how Settings are merged with defaults") == "lib/settings.py"
 
 
 def test_the_namespace_every_module_shares_is_not_taken_for_the_subject(tmp_path: Path, cli) -> None:
@@ -201,9 +188,7 @@ def test_the_namespace_every_module_shares_is_not_taken_for_the_subject(tmp_path
     }
     router = "defmodule Phoenix.Router do\n  def match_route(conn, path) do\n    dispatch(conn, path)\n  end\nend\n"
     root_module = "defmodule Phoenix do\n  @moduledoc \"The Phoenix web framework.\"\n  def start(_type, _args), do: :ok\nend\n"
-    root = write_repo(tmp_path / "repo", {**modules, "lib/phoenix/router.ex": router, "lib/phoenix.ex": root_module})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "how Phoenix matches a route")[0] == "lib/phoenix/router.ex"
+    assert best_path(tmp_path, cli, {**modules, "lib/phoenix/router.ex": router, "lib/phoenix.ex": root_module}, "how Phoenix matches a route") == "lib/phoenix/router.ex"
 
 
 def test_a_query_word_matches_a_file_name_by_its_root(tmp_path: Path, cli) -> None:
@@ -212,9 +197,7 @@ def test_a_query_word_matches_a_file_name_by_its_root(tmp_path: Path, cli) -> No
         "src/Render.kt": "// sql: how sql is built, sql text and sql parameters\nfun buildSql(parts: List<String>): String = parts.joinToString(\" \")\n",
         "src/Statements.kt": "fun execute(sql: String, args: List<Any>) = connection.run(sql, args)\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "how queries are built")[0] == "src/Query.kt"
+    assert best_path(tmp_path, cli, files, "how queries are built") == "src/Query.kt"
 
 
 def test_a_capitalized_name_is_found_in_its_modules_own_file(tmp_path: Path, cli) -> None:
@@ -227,9 +210,7 @@ def test_a_capitalized_name_is_found_in_its_modules_own_file(tmp_path: Path, cli
         ),
         "src/ser/mod.rs": "pub trait Serializer {\n    fn serialize_u8(self, v: u8);\n}\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "MapAccess for deserializing collections")[0] == "src/de/mod.rs"
+    assert best_path(tmp_path, cli, files, "MapAccess for deserializing collections") == "src/de/mod.rs"
 
 
 LEGACY_FILES = {
@@ -240,15 +221,11 @@ LEGACY_FILES = {
 
 
 def test_an_older_version_kept_beside_a_newer_one_yields_to_it(tmp_path: Path, cli) -> None:
-    root = write_repo(tmp_path / "repo", LEGACY_FILES)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "parse a string schema")[0] == "src/v4/core/checks.ts"
+    assert best_path(tmp_path, cli, LEGACY_FILES, "parse a string schema") == "src/v4/core/checks.ts"
 
 
 def test_a_query_that_names_the_older_version_gets_it(tmp_path: Path, cli) -> None:
-    root = write_repo(tmp_path / "repo", LEGACY_FILES)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "v3 parse a string schema")[0] == "src/v3/types.ts"
+    assert best_path(tmp_path, cli, LEGACY_FILES, "v3 parse a string schema") == "src/v3/types.ts"
 
 
 def test_code_in_a_deprecated_folder_yields_to_the_current_code(tmp_path: Path, cli) -> None:
@@ -257,9 +234,7 @@ def test_code_in_a_deprecated_folder_yields_to_the_current_code(tmp_path: Path, 
         "lib/calls.py": "def checked_call(func):\n    # check the arguments of each call\n    return wrap(func, strict=True)\n",
         "lib/net.py": "def connect(url):\n    return socket(url)\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "check a function's arguments")[0] == "lib/calls.py"
+    assert best_path(tmp_path, cli, files, "check a function's arguments") == "lib/calls.py"
 
 
 def test_helpers_in_a_query_name_a_utils_file(tmp_path: Path, cli) -> None:
@@ -271,9 +246,7 @@ def test_helpers_in_a_query_name_a_utils_file(tmp_path: Path, cli) -> None:
         ),
         "src/Net.java": "public class Net {\n    public static void connect(String url) { }\n}\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "system property helpers")[0] == "src/SystemUtils.java"
+    assert best_path(tmp_path, cli, files, "system property helpers") == "src/SystemUtils.java"
 
 
 def test_a_query_that_says_documentation_gets_code_under_doc(tmp_path: Path, cli) -> None:
@@ -281,9 +254,7 @@ def test_a_query_that_says_documentation_gets_code_under_doc(tmp_path: Path, cli
         "doc/man_docs.go": "package doc\n\n// GenMan writes a man page for the command.\nfunc GenMan(cmd *Command, w io.Writer) error {\n\treturn render(cmd, w)\n}\n",
         "command.go": "package cobra\n\n// Page writes documentation: generation of man pages for the command.\nfunc (c *Command) Page(w io.Writer) error {\n\treturn c.help(w)\n}\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "documentation generation for man pages")[0] == "doc/man_docs.go"
+    assert best_path(tmp_path, cli, files, "documentation generation for man pages") == "doc/man_docs.go"
 
 
 def test_a_name_defined_as_written_outranks_its_lowercase_namesakes(tmp_path: Path, cli) -> None:
@@ -292,9 +263,7 @@ def test_a_name_defined_as_written_outranks_its_lowercase_namesakes(tmp_path: Pa
     )
     docs = "".join(f"/// Data structure {i} maps onto the data model through a format-specific writer.\n" for i in range(30))
     trait = docs + "pub trait Serialize {\n    fn write_into<W: Writer>(&self, writer: W) -> Result<W::Ok, W::Error>;\n}\n"
-    root = write_repo(tmp_path / "repo", {"src/ser/impls.rs": impls, "src/ser/mod.rs": trait})
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "Serialize")[0] == "src/ser/mod.rs"
+    assert best_path(tmp_path, cli, {"src/ser/impls.rs": impls, "src/ser/mod.rs": trait}, "Serialize") == "src/ser/mod.rs"
 
 
 def test_an_abbreviated_file_name_matches_the_word_it_shortens(tmp_path: Path, cli) -> None:
@@ -306,6 +275,4 @@ def test_an_abbreviated_file_name_matches_the_word_it_shortens(tmp_path: Path, c
         ),
         "net.go": "package cobra\n\nfunc dial(url string) error {\n\treturn nil\n}\n",
     }
-    root = write_repo(tmp_path / "repo", files)
-    assert cli("index", root, "--quiet").exit_code == 0
-    assert top_paths(cli, root, "positional argument validators")[0] == "args.go"
+    assert best_path(tmp_path, cli, files, "positional argument validators") == "args.go"
