@@ -30,7 +30,9 @@ for +0.002 (`subject_bonus`, which asks for the file named after it, costs nothi
 stemming (plurals, -ing, -er) of the lexical fields and queries gained 0.002 and would need
 every index rebuilt; collapsing chunks of identical text to one hit cost serde 0.31 (the copy
 kept was the twin); weighing down import-only module chunks moved C +0.012 and Kotlin -0.019
-for nothing overall; not counting the repository's own name among the path words cost 0.008.
+for nothing overall; not counting the repository's own name among the path words cost 0.008;
+a candidate pool of 75 or 100 instead of `searcher.CANDIDATES` = 50 gained 0.001 and 0.003
+but cost doc-python 0.012 and 0.013.
 """
 
 from __future__ import annotations
