@@ -38,6 +38,20 @@ Corpora used for the README (prepared once, then only read):
       for f in pkgs/deb/*/*.deb; do n=$(basename $(dirname $f)); mkdir -p mixed/deb/$n; dpkg-deb -x $f mixed/deb/$n; done
       for f in pkgs/npm/*/*.tgz; do n=$(basename $(dirname $f)); mkdir -p mixed/npm/$n; tar xzf $f -C mixed/npm/$n; done
       for n in astropy django numpy pandas scikit-learn; do unzip -q pkgs/pypi/$n/*.whl -d mixed/pypi/$n; done
+
+  Where that collection is not at hand, a stand-in of the same kinds (334 MB, 12,895 files; used
+  for the grammars' index-speed check of 2026-12-02, see README's Index speed section):
+
+      pip download --no-deps --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
+          astropy django numpy pandas scikit-learn                                        # in pkgs/pypi
+      for p in typescript lodash rxjs three eslint webpack moment d3 express axios zod vue @angular/core; do
+          npm pack $p; done                                                               # in pkgs/npm
+      apt-get download golang-golang-x-net-dev golang-github-gin-gonic-gin-dev \
+          golang-github-prometheus-client-golang-dev golang-github-spf13-cobra-dev golang-google-grpc-dev \
+          librust-tokio-dev librust-regex-dev librust-serde-dev librust-hyper-dev php-symfony-console \
+          php-symfony-http-foundation php-guzzlehttp-guzzle ruby-rack ruby-sinatra ruby-activesupport rails  # in pkgs/deb
+
+  then unpacked into mixed/pypi, mixed/npm and mixed/deb as above (one directory per file).
 """
 
 from __future__ import annotations
