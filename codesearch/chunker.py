@@ -116,10 +116,10 @@ _local = threading.local()
 _LOAD_LOCK = threading.Lock()
 
 _SHALLOW_DEPTH = 3
-MATCH_LIMIT = 1024
-"""Matches a query cursor keeps in progress at once (see `bounded_cursor`)."""
 """How deep the first query pass starts matches: methods sit at depth 3 in most grammars
 (module, class, class body, method), top-level functions at 1 or 2 (C's #ifdef blocks)."""
+MATCH_LIMIT = 1024
+"""Matches a query cursor keeps in progress at once (see `bounded_cursor`)."""
 
 MAX_LINES = 120
 """A chunk longer than this many lines is split at statement boundaries (`chunk_size` in the configuration)."""
@@ -380,12 +380,20 @@ def _item_bodies(source: bytes, root: Node, macro: str) -> list[Range]:
                 pending.append(node)
             elif node.type in ("impl_item", "trait_item", "mod_item") and (body := node.child_by_field_name("body")):
                 pending.append(body)
-            elif node.type == macro and (tree := node.named_children[-1] if node.named_children else None):
-                if tree.type == "token_tree" and source[tree.start_byte : tree.start_byte + 1] == b"{" and tree.end_byte - tree.start_byte > 2:
-                    if _ITEM_START.match(source, tree.start_byte + 1):
-                        start, end = tree.start_point, tree.end_point
-                        bodies.append(Range((start.row, start.column + 1), (end.row, end.column - 1), tree.start_byte + 1, tree.end_byte - 1))
+            elif node.type == macro and (inside := _item_body(source, node)) is not None:
+                bodies.append(inside)
     return sorted(bodies, key=lambda r: r.start_byte)
+
+
+def _item_body(source: bytes, call: Node) -> Range | None:
+    """What lies between the braces of a macro call's `{...}` token tree, when it starts like an item."""
+    tree = call.named_children[-1] if call.named_children else None
+    if tree is None or tree.type != "token_tree" or tree.end_byte - tree.start_byte <= 2:
+        return None
+    if source[tree.start_byte] != ord("{") or not _ITEM_START.match(source, tree.start_byte + 1):
+        return None
+    start, end = tree.start_point, tree.end_point
+    return Range((start.row, start.column + 1), (end.row, end.column - 1), tree.start_byte + 1, tree.end_byte - 1)
 
 
 def _definitions(doc: _Doc, query: Query, root: Node) -> list[_Def]:

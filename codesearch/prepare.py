@@ -6,9 +6,8 @@ commits, so workers can be many while the database keeps one writer.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -92,7 +91,7 @@ def prepare_file(source: SourceFile, known_hash: str | None, options: PrepareOpt
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if digest == known_hash:
         return Prepared(source, digest)
-    source = dataclasses.replace(source, language=content_language(source.path, source.language, data))
+    source = replace(source, language=content_language(source.path, source.language, data))
     chunks = chunk_source(source.path, source.language, data, max_lines=options.chunk_size)
     words = [WORD.findall(c.text) for c in chunks]
     texts = [_embed_input(c, w) for c, w in zip(chunks, words)]

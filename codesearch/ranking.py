@@ -193,13 +193,11 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
 
 SUBJECT_BONUS = 1.5
 """Added to a chunk that defines a name the query writes with a capital, in the file named
-after it, for a query of words."""
+after it or in its module's own file, for a query of words."""
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")
 NAMESPACE_SHARE = 0.5
 """A capitalized name that begins more than this share of the candidates' symbols is the
 namespace they live in (`Phoenix` of `Phoenix.Router.match`), not the query's subject."""
-
-
 _INDEX_FILES = frozenset({"mod", "lib", "index", "init"})
 """A module's own file (`ser/mod.rs`, `src/lib.rs`, `index.ts`, `__init__.py`), spelled as `_plain`
 spells it: named for no definition, it holds what its module is about (serde's `Serialize`

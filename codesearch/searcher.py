@@ -215,9 +215,12 @@ class Searcher:
         name = asked_identifier(query)
         if name is not None:
             return [(cid, 0.0) for cid in self._defining(name, allowed) if cid not in have]
-        missed = [cid for subject in sorted(subject_names(query)) for cid in self._defining(subject, allowed) if cid not in have]
+        subjects = subject_names(query)
+        missed = [cid for subject in sorted(subjects) for cid in self._defining(subject, allowed) if cid not in have]
+        if not missed:
+            return []  # no round trip to a store for nothing
         chunks = self.store.chunks_by_ids(missed)
-        return [(cid, 0.0) for cid in dict.fromkeys(missed) if cid in chunks and subject_bonus(subject_names(query), chunks[cid])]
+        return [(cid, 0.0) for cid in dict.fromkeys(missed) if cid in chunks and subject_bonus(subjects, chunks[cid])]
 
     def _defining(self, name: str, allowed: list[int] | None) -> list[int]:
         """Chunks whose symbol defines `name`, in any case, found by its last subtoken."""
