@@ -228,6 +228,41 @@ def test_a_query_that_names_the_older_version_gets_it(tmp_path: Path, cli) -> No
     assert best_path(tmp_path, cli, LEGACY_FILES, "v3 parse a string schema") == "src/v3/types.ts"
 
 
+def test_a_private_twin_yields_to_the_public_module_of_its_name(tmp_path: Path, cli) -> None:
+    files = {
+        "pkg/_internal/_fields.py": "def collect_fields(cls):\n    # collect the declared fields of a model class, with their constraints\n    return {name: field for name, field in vars(cls).items() if is_field(field)}\n",
+        "pkg/fields.py": "def Field(default=None, **constraints):\n    # a model field: its default and constraints\n    return FieldInfo(default, constraints)\n",
+        "pkg/net.py": "def connect(url):\n    return socket(url)\n",
+    }
+    assert best_path(tmp_path, cli, files, "how model fields are declared with constraints") == "pkg/fields.py"
+
+
+def test_a_frozen_copy_of_the_previous_version_yields_to_the_package(tmp_path: Path, cli) -> None:
+    files = {
+        "pkg/v1/validators.py": "def validate_email(value):\n    # check an email address: validate the address\n    return EMAIL.match(value)\n",
+        "pkg/validators.py": "def email_validator(value):\n    # an email address\n    return parse_address(value)\n",
+        "pkg/net.py": "def connect(url):\n    return socket(url)\n",
+    }
+    assert best_path(tmp_path, cli, files, "validate an email address") == "pkg/validators.py"
+
+
+def test_a_windows_port_yields_to_its_posix_twin(tmp_path: Path, cli) -> None:
+    files = {
+        "src/win/tcp.c": "/* tcp connect: start a TCP stream connection to a peer */\nint uv_tcp_connect_win(uv_tcp_t* tcp, const struct sockaddr* addr) {\n  return tcp_connect(tcp, addr);\n}\n",
+        "src/unix/tcp.c": "/* connect a stream */\nint uv_tcp_connect(uv_tcp_t* handle, const struct sockaddr* addr) {\n  return connect(handle->fd, addr);\n}\n",
+        "src/unix/fs.c": "int uv_fs_open(uv_fs_t* req) {\n  return open(req->path, req->flags);\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "TCP stream connection") == "src/unix/tcp.c"
+
+
+def test_a_query_that_names_windows_gets_the_windows_port(tmp_path: Path, cli) -> None:
+    files = {
+        "src/win/tcp.c": "/* start a TCP stream connection */\nint uv_tcp_connect_win(uv_tcp_t* tcp) {\n  return tcp_connect(tcp);\n}\n",
+        "src/unix/tcp.c": "/* start a TCP stream connection */\nint uv_tcp_connect(uv_tcp_t* tcp) {\n  return connect(tcp->fd);\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "TCP stream connection on Windows") == "src/win/tcp.c"
+
+
 def test_code_in_a_deprecated_folder_yields_to_the_current_code(tmp_path: Path, cli) -> None:
     files = {
         "lib/deprecated/decorator.py": "def check_arguments(func):\n    # check a function's arguments\n    return check_arguments(func)\n",
