@@ -327,7 +327,8 @@ _SHORTEST_STEM = 3
 def path_words_bonus(query: str, chunk: Chunk) -> float:
     """PATH_WORDS_BONUS times the share of the query's words (three letters or more) that
     the chunk's file name or folder name holds, a word matching when one starts with the other
-    (`dependency` matches `dependencies.py`, `route` matches `routing/`).
+    (`dependency` matches `dependencies.py`, `route` matches `routing/`), and a run of words
+    when their initials are the name (`_initialled`).
 
     People name files after what they do, so "how redirects are followed" is answered in
     `redirects.py` even where its chunks say `location` and `history`. Without it: peer
@@ -339,8 +340,35 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
     if not words or asked_identifier(query) is not None:
         return 0.0
     named = _path_words(chunk.path)
-    found = sum(any(_stem_match(w, n) for n in named) for w in words)
-    return PATH_WORDS_BONUS * found / len(words)
+    found = {w for w in words if any(_stem_match(w, n) for n in named)} | (_initialled(query, chunk.path) & words)
+    return PATH_WORDS_BONUS * len(found) / len(words)
+
+
+_INITIALS = range(2, 5)
+"""The lengths of a file or folder name that may be a run of the query's words' initials."""
+
+
+def _initialled(query: str, path: str) -> set[str]:
+    """The query's runs of words (three letters or more each) whose initials spell the chunk's
+    file or folder name: `fs.c` for "file system", `TH.hs` for "Template Haskell", `hf.py` for
+    "HuggingFace Hub". Peer benchmark 0.867 -> 0.868 (Haskell 0.887 -> 0.904, C 0.831 ->
+    0.840), MRR@10 doc-js 0.568 -> 0.567, the other sets unchanged."""
+    parts = _ordered_words(query)
+    folders = path.split("/")[:-1]
+    found: set[str] = set()
+    for name in {_stem(path).lower(), folders[-1].lower() if folders else ""}:
+        if len(name) not in _INITIALS or not name.isalpha():
+            continue
+        for start in range(len(parts) - len(name) + 1):
+            run = parts[start:start + len(name)]
+            if "".join(w[0] for w in run) == name and all(len(w) >= _SHORTEST_STEM for w in run):
+                found.update(run)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _ordered_words(query: str) -> tuple[str, ...]:
+    return tuple(word_parts(query))
 
 
 @lru_cache(maxsize=4096)

@@ -228,6 +228,15 @@ def test_a_query_that_names_the_older_version_gets_it(tmp_path: Path, cli) -> No
     assert best_path(tmp_path, cli, LEGACY_FILES, "v3 parse a string schema") == "src/v3/types.ts"
 
 
+def test_a_file_named_by_the_initials_of_query_words_is_lifted(tmp_path: Path, cli) -> None:
+    files = {
+        "src/fs.c": "int uv_fs_read(uv_fs_t* req) {\n  return read(req->fd, req->buf, req->len);\n}\n",
+        "src/stream.c": "/* reads for a system stream, as a file would */\nint uv_stream_read(uv_stream_t* s) {\n  return recv(s->fd, s->buf, s->len);\n}\n",
+        "src/loop.c": "int uv_run(uv_loop_t* loop) {\n  return poll(loop);\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "file system reads") == "src/fs.c"
+
+
 def test_a_private_twin_yields_to_the_public_module_of_its_name(tmp_path: Path, cli) -> None:
     files = {
         "pkg/_internal/_fields.py": "def collect_fields(cls):\n    # collect the declared fields of a model class, with their constraints\n    return {name: field for name, field in vars(cls).items() if is_field(field)}\n",
