@@ -228,6 +228,15 @@ def test_a_query_that_names_the_older_version_gets_it(tmp_path: Path, cli) -> No
     assert best_path(tmp_path, cli, LEGACY_FILES, "v3 parse a string schema") == "src/v3/types.ts"
 
 
+def test_query_words_match_a_name_whatever_their_endings(tmp_path: Path, cli) -> None:
+    files = {
+        "pulls/service.go": "func (s *Service) CreateReviewer(owner string, number int, logins []string) error {\n\treturn s.post(owner, number, logins)\n}\n",
+        "pulls/notes.go": "// notes that reviewers leave\nfunc (s *Service) Note(owner string, body string) error {\n\treturn s.send(owner, body)\n}\n",
+        "pulls/merge.go": "func (s *Service) Merge(owner string) error {\n\treturn s.put(owner)\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "creates reviewers for a pull") == "pulls/service.go"
+
+
 def test_a_file_named_by_the_initials_of_query_words_is_lifted(tmp_path: Path, cli) -> None:
     files = {
         "src/fs.c": "int uv_fs_read(uv_fs_t* req) {\n  return read(req->fd, req->buf, req->len);\n}\n",
