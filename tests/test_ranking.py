@@ -264,6 +264,12 @@ def test_a_frozen_copy_of_the_previous_version_yields_to_the_package(tmp_path: P
     assert best_path(tmp_path, cli, files, "validate an email address") == "pkg/validators.py"
 
 
+def test_a_vendored_copy_yields_to_the_original(tmp_path: Path, cli) -> None:
+    parse = "def parse_header(line):\n    # split a header line into its name and value\n    name, _, value = line.partition(':')\n    return name.strip(), value.strip()\n"
+    files = {"deps/hc/headers.py": parse, "http_client/headers.py": parse, "http_client/body.py": "def read_body(stream):\n    return stream.read()\n"}
+    assert best_path(tmp_path, cli, files, "split a header line into name and value") == "http_client/headers.py"
+
+
 def test_a_windows_port_yields_to_its_posix_twin(tmp_path: Path, cli) -> None:
     files = {
         "src/win/tcp.c": "/* tcp connect: start a TCP stream connection to a peer */\nint uv_tcp_connect_win(uv_tcp_t* tcp, const struct sockaddr* addr) {\n  return tcp_connect(tcp, addr);\n}\n",
