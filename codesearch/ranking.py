@@ -542,26 +542,24 @@ COPY_WEIGHT = 0.5
 
 
 def deeper_copies(ranked: list[tuple[int, float]], chunks: dict[int, Chunk]) -> frozenset[int]:
-    """The candidates whose text another candidate has too, in a file with fewer folders above
-    it (or a shorter path): all of a text's copies but the one `COPY_WEIGHT` spares.
+    """The candidates whose text, byte for byte, another candidate has in a file with fewer
+    folders above it.
 
-    A vendored or copied tree repeats its original byte for byte, and the copy lives inside what
-    vendors it, deeper than the original (serde's tree holds serde_core/src again as
-    serde/src/core, where upstream has a symlink). Both copies score alike, so the copy took a
-    rank beside or above every answer. Peer benchmark 0.869 -> 0.876 (serde 0.589 -> 0.794,
-    Rust 0.689 -> 0.795), MRR@10 doc-python 0.579 -> 0.578, doc-js 0.578 -> 0.577, the other
-    sets unchanged; 0.3 and 0.7 gave 0.0001 and 0.0003 less, dropping the copies instead of
-    weighing them down 0.0004 less, and keeping the copy ranked first, as collapsing did, cost
-    serde 0.31.
+    A vendored or copied tree repeats its original, and the copy lives inside what vendors it,
+    deeper than the original (serde's tree holds serde_core/src again as serde/src/core, where
+    upstream has a symlink). Both copies score alike, so the copy took a rank beside or above
+    every answer. Peer benchmark 0.869 -> 0.875 (serde 0.589 -> 0.793, Rust 0.689 -> 0.794),
+    the other sets unchanged; 0.3 and 0.7 gave 0.0001 and 0.0003 less, dropping the copies
+    instead of weighing them down 0.0004 less, and keeping the copy ranked first, as collapsing
+    did, cost serde 0.31. Copies at the same depth are left alone, as nothing tells which is the
+    original: preferring the shorter path gained the peer benchmark 0.0003 and cost doc-python
+    0.001 (boltons' urlutils.py carries a copy of dictutils.py's OrderedMultiDict).
     """
-    first: dict[str, tuple[tuple[int, int, int], int]] = {}
+    shallowest: dict[str, int] = {}
     for cid, _ in ranked:
         chunk = chunks[cid]
-        place = (chunk.path.count("/"), len(chunk.path), cid)
-        if chunk.text not in first or place < first[chunk.text][0]:
-            first[chunk.text] = (place, cid)
-    kept = {cid for _, cid in first.values()}
-    return frozenset(cid for cid, _ in ranked if cid not in kept)
+        shallowest[chunk.text] = min(shallowest.get(chunk.text, chunk.path.count("/")), chunk.path.count("/"))
+    return frozenset(cid for cid, _ in ranked if chunks[cid].path.count("/") > shallowest[chunks[cid].text])
 
 
 @lru_cache(maxsize=64)
