@@ -237,6 +237,15 @@ def test_query_words_match_a_name_whatever_their_endings(tmp_path: Path, cli) ->
     assert best_path(tmp_path, cli, files, "creates reviewers for a pull") == "pulls/service.go"
 
 
+def test_a_snake_case_name_in_a_sentence_lifts_its_definition(tmp_path: Path, cli) -> None:
+    files = {
+        "lib/functions.bash": "bats_pipe() {\n  local -a commands\n  eval \"${commands[*]}\"\n}\n",
+        "lib/tracing.bash": "bats_trace_pipe() {\n  # chains commands: bats_pipe chains commands and captures the exit codes of the commands\n  bats_pipe \"$@\"\n  status=$?\n}\n",
+        "lib/format.bash": "bats_format() {\n  printf '%s\\n' \"$1\"\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "how bats_pipe chains commands and captures exit codes") == "lib/functions.bash"
+
+
 def test_a_file_named_by_the_initials_of_query_words_is_lifted(tmp_path: Path, cli) -> None:
     files = {
         "src/fs.c": "int uv_fs_read(uv_fs_t* req) {\n  return read(req->fd, req->buf, req->len);\n}\n",
