@@ -526,9 +526,9 @@ def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
 
 
 FILE_CHUNKS_FREE = 1
-REPEAT_WEIGHT = 0.9
+REPEAT_WEIGHT = 0.88
 """Score factor for each chunk of a file beyond its best FILE_CHUNKS_FREE in the ranking,
-compounding (the second x0.9, the third x0.81, ...)."""
+compounding (the second x0.88, the third x0.77, ...)."""
 
 
 def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> list[tuple[int, float]]:
@@ -539,8 +539,12 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
     next chunk keeps its place when it is truly next best: the function asked for is often
     next to a near namesake. Without it: peer benchmark 0.858 -> 0.842 (architecture 0.792 ->
     0.763), MRR@10 doc-python 0.576 -> 0.579, doc-go 0.642 -> 0.651. The second at x0.85 or
-    x0.8 gave 0.858 and 0.861 with the final signals, but doc-python 0.571 and 0.568, below 1.30
-    times BM25's 0.442 (x0.7 and x0.5 earlier: 0.560 and 0.536).
+    x0.8 gave 0.858 and 0.861 with the signals of that day, but doc-python 0.571 and 0.568, below
+    1.30 times BM25's 0.442 (x0.7 and x0.5 earlier: 0.560 and 0.536). Chosen again with the
+    side-copy, initials and snake_case signals: x0.88 instead of x0.9 gave 0.879 -> 0.881 with
+    doc-python 0.578 -> 0.576 (1.303 times BM25's); x0.87 and x0.85 gave 0.882 and 0.883 but
+    doc-python 0.575 and 0.574, at and below the 1.30. Weighing down only a file's third chunk
+    and later ones, or only past the first few ranks, cost doc-python more for each gain.
     """
     seen: dict[str, int] = {}
     spread = []
