@@ -3,22 +3,23 @@
 Retrieval (dense + BM25, fused in `searcher.fuse`) finds the right code but often not first:
 tests outrank the code they test, a name's uses outrank its definition, a README outranks the
 code it describes, and one long file fills the list. `rerank` scores each candidate as
-(fused score + bonuses) x factors, lifts each file's best chunk by the file's evidence, then
-spreads the list over files. The searcher adds the chunks that define a one-identifier query,
+(fused score + bonuses) x factors (one of them for a byte-identical copy deeper than another
+candidate, `deeper_copies`), lifts each file's best chunk by the file's evidence, then spreads
+the list over files. The searcher adds the chunks that define a one-identifier query,
 or a capitalized name in a sentence, to the candidates even when retrieval missed them
 (`asked_identifier`, `subject_names`).
 
 Each signal's docstring gives its measured effect as what the whole stage loses without it, on
 `benchmarks/peer.py` (the public half of the semble benchmark, NDCG@10 over 32 repositories:
-0.677 with every signal off, 0.858 with the stage) and on `benchmarks/quality.py`'s sets (with
-the stage: MRR@10 doc-python 0.576, doc-js 0.568, doc-go 0.642, CoSQA nDCG@10 0.488, Java->C#
-R@1 0.973; with every signal off 0.577, 0.466, 0.631, 0.496, 0.973). Where a docstring names no
+0.677 with every signal off, 0.881 with the stage) and on `benchmarks/quality.py`'s sets (with
+the stage: MRR@10 doc-python 0.576, doc-js 0.578, doc-go 0.689, CoSQA nDCG@10 0.494, Java->C#
+R@1 0.973; with every signal off 0.577, 0.466, 0.632, 0.496, 0.973). Where a docstring names no
 set, those sets did not move. "When added" figures are from the day the signal came, against
 the stage as it was then. A signal stays when the peer benchmark needs it
 and none of the other sets ends more than 0.01 below where it stood without the stage, and the
 static model's target of a hybrid MRR@10 on doc-python 1.30 times BM25's (0.442) still holds.
 Settings were chosen on these public sets only, with the 37 grammars of 2026-12-02; 2-core dev
-machine; leave-one-out figures measured again on the final stage that day.
+machine; leave-one-out figures measured again on the final stage that evening.
 
 Tried and left out: adding a tenth to a quarter of the file's other candidates' scores lowered
 both benchmarks; weighting dense and lexical by the query's kind (a lexical-heavier fusion for
@@ -32,7 +33,15 @@ every index rebuilt; collapsing chunks of identical text to one hit cost serde 0
 kept was the twin); weighing down import-only module chunks moved C +0.012 and Kotlin -0.019
 for nothing overall; not counting the repository's own name among the path words cost 0.008;
 a candidate pool of 75 or 100 instead of `searcher.CANDIDATES` = 50 gained 0.001 and 0.003
-but cost doc-python 0.012 and 0.013.
+but cost doc-python 0.012 and 0.013. Tried with the evening's stage (0.875-0.879): lifting each
+file's best chunk by the cosine of the query with the mean of the file's chunk vectors gained
+0.003 to 0.004 but cost doc-python 0.006 to 0.015 at every weight tried (0.05 to 0.3); a bonus
+growing with the log of a file's chunk count gained 0.001 and cost doc-python 0.001 and
+semantic queries 0.003; a dense weight of 0.7 gained 0.002 and cost doc-python 0.006; more file
+evidence for questions starting with "how", the grandparent folder's words among the path
+words, summing only a file's best two to five candidates as its evidence, `*_legacy.*` files
+as legacy, preferring the first of several capitalized names, and weighing down chunks of a
+language few candidates share each moved the peer benchmark by 0.0003 or less, or lowered it.
 """
 
 from __future__ import annotations
@@ -77,7 +86,7 @@ def prose_factor(query: str, chunk: Chunk) -> float:
     so they outrank the code that does it (nvm: AGENTS.md and CLAUDE.md above nvm.sh for "how
     nvm resolves an alias"); a build target or a CI label is named after the library it
     builds (abseil: BUILD.bazel's `flat_hash_map` above flat_hash_map.h). Peer benchmark
-    without it: 0.858 -> 0.853 (Go 0.871 -> 0.856; when added, 0.3 to 0.7 were within 0.002,
+    without it: 0.881 -> 0.876 (Bash 0.964 -> 0.942, Go 0.889 -> 0.875; when added, 0.3 to 0.7 were within 0.002,
     and prose alone gave all but 0.003 of it); the docstring sets and CoSQA hold neither.
     """
     if chunk.language in _NOT_CODE_LANGUAGES and not _ASKS_FOR_NOT_CODE.search(query):
@@ -146,8 +155,8 @@ def legacy_factor(query: str, legacy: frozenset[str], chunk: Chunk) -> float:
     so do a public module and its private implementation (pydantic's fields.py and
     _internal/_fields.py), the POSIX and Windows ports of a file (libuv's unix/tcp.c and
     win/tcp.c), and a package and the frozen copy of its previous version inside it (pydantic's
-    v1/). Without it: peer benchmark 0.858 -> 0.854 (TypeScript 0.583 -> 0.438, symbol 0.960 ->
-    0.952). When added, 0.6 gave 0.003 less; the compat, legacy and deprecated folders alone
+    v1/). Without it: peer benchmark 0.881 -> 0.869 (TypeScript 0.584 -> 0.469, C 0.844 ->
+    0.780, Python 0.872 -> 0.854); without the side folders' twins alone, 0.881 -> 0.873. When added, 0.6 gave 0.003 less; the compat, legacy and deprecated folders alone
     changed no figure by 0.001. The side folders' twins, added later: 0.858 -> 0.867 (C 0.772 ->
     0.831, Python 0.845 -> 0.869, C++ 0.898 -> 0.913), the other sets unchanged; weighing down
     only the twin files rather than their whole folders gave 0.001 less, and a side folder
@@ -196,7 +205,7 @@ def support_factor(query: str, chunk: Chunk) -> float:
     A question about behaviour is answered by the implementation, but its tests repeat the
     behaviour's words (`test_digest_auth_...`) and outrank it. A query saying "documentation"
     asks for doc code as one saying "docs" does (cobra's doc/man_docs.go: Go 0.859 -> 0.861).
-    Peer benchmark without it: 0.858 -> 0.852 (TypeScript 0.583 -> 0.557; when added, weights
+    Peer benchmark without it: 0.881 -> 0.873 (Bash 0.964 -> 0.883, TypeScript 0.584 -> 0.558; when added, weights
     0.3 to 0.6 were within 0.002).
     """
     if is_support(chunk.path) and not _ASKS_FOR_SUPPORT.search(query):
@@ -212,7 +221,7 @@ def definition_bonus(query: str, exact_found: bool, chunk: Chunk) -> float:
 
     Every file that imports `HTTPException` says it more often than the class does, so
     retrieval ranks the uses with the definition. Without it: peer benchmark symbol queries
-    0.960 -> 0.902, overall 0.858 -> 0.846 (Rust 0.688 -> 0.612). When added, a bonus of 1.0
+    0.974 -> 0.909, overall 0.881 -> 0.868 (Rust 0.807 -> 0.697). When added, a bonus of 1.0
     instead: symbol 0.005 less (3.0: 0.005 more, and more uses of a name pushed out). No half
     bonus where the name is defined as written: symbol 0.956 -> 0.960 (Rust 0.678 -> 0.688).
     """
@@ -230,8 +239,8 @@ def file_name_bonus(query: str, chunk: Chunk) -> float:
     (`Table` -> `Table.kt`, `Semaphore` -> `semaphore.rs`, `field_info` -> `FieldInfo.java`).
 
     Where no grammar names the definition or the class is split into parts, the file that holds
-    it still comes first. Without it: peer benchmark symbol queries 0.960 -> 0.935, overall
-    0.858 -> 0.855. When added, without the definitions found by name (`asked_identifier`)
+    it still comes first. Without it: peer benchmark symbol queries 0.974 -> 0.949, overall
+    0.881 -> 0.877. When added, without the definitions found by name (`asked_identifier`)
     instead: symbol 0.025 less.
     """
     wanted = asked_identifier(query)
@@ -272,8 +281,8 @@ def subject_bonus(subjects: frozenset[str], chunk: Chunk) -> float:
     retrieval ranks every chunk that uses the type beside the one that defines it, and
     `path_words_bonus` favours long file names that hold several of the query's words. The
     file's name must be the type's so that a class merely named in passing is not lifted.
-    Without it: peer benchmark 0.858 -> 0.848 (Kotlin 0.788 -> 0.718, Swift 0.864 -> 0.795,
-    Rust 0.688 -> 0.655, semantic 0.859 -> 0.848). When added (0.829 -> 0.838), 1.0 gave 0.001
+    Without it: peer benchmark 0.881 -> 0.869 (Kotlin 0.788 -> 0.726, Swift 0.864 -> 0.801,
+    Rust 0.807 -> 0.736, semantic 0.883 -> 0.873). When added (0.829 -> 0.838), 1.0 gave 0.001
     less and 2.0 the same; without the namespace rule, Phoenix's `Phoenix` module (phoenix.ex)
     came first for every "how Phoenix ..." question (Elixir 0.864 instead of 0.882). Module
     files, added later: 0.843 -> 0.845 (Rust 0.639 -> 0.672). A third of the bonus for a
@@ -306,9 +315,9 @@ def code_name_bonus(query: str, chunk: Chunk) -> float:
     association definitions"), in whatever file.
 
     No English word has an underscore, so such a name is the code the question is about, and
-    retrieval ranks its callers beside it. Peer benchmark 0.875 -> 0.879 (Bash 0.937 -> 0.964,
-    Elixir 0.884 -> 0.903, Rust 0.794 -> 0.803), MRR@10 doc-python 0.579 -> 0.578, the other
-    sets unchanged; 0.3 and 0.6 gained 0.003 and 0.002 less. camelCase names as well gained
+    retrieval ranks its callers beside it. Without it: peer benchmark 0.881 -> 0.878 (Bash
+    0.964 -> 0.937, Elixir 0.911 -> 0.891), MRR@10 doc-python 0.576 -> 0.577. When added, 0.875
+    -> 0.879 (Rust 0.794 -> 0.803), the other sets unchanged; 0.3 and 0.6 gained 0.003 and 0.002 less. camelCase names as well gained
     0.001 less and cost doc-js 0.014 and Java->C# R@1 0.016: docs name the function another is
     like (`_.pullAll`), and Java code is all camelCase names. Adding the definitions retrieval
     missed to the candidates, as for capitalized names, changed nothing.
@@ -334,9 +343,9 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     (`creates` -> `create_review`, `strips tags` -> `strip_tags`).
 
     A name says what code is for; a body full of the same words may only use it. Without it:
-    peer benchmark 0.858 -> 0.856 (though Go 0.871 -> 0.886 and Elixir 0.892 -> 0.921), MRR@10
-    doc-python 0.576 -> 0.565, doc-js 0.568 -> 0.546, doc-go 0.642 -> 0.622, CoSQA nDCG@10
-    0.488 -> 0.496. When added, a bonus of 1.0 gained 0.006 more but cost CoSQA 0.017, past the
+    peer benchmark 0.881 -> 0.877 (though Elixir 0.911 -> 0.932 and architecture 0.811 ->
+    0.816), MRR@10 doc-python 0.576 -> 0.563, doc-js 0.578 -> 0.543, doc-go 0.689 -> 0.619,
+    CoSQA nDCG@10 0.494 -> 0.496. When added, a bonus of 1.0 gained 0.006 more but cost CoSQA 0.017, past the
     0.01 the other sets may lose; 0.7 instead of 0.6, chosen again with the later signals, gained
     0.003 with file evidence at 0.22. Words matched by their ends as well as exactly, added later:
     MRR@10 doc-go 0.642 -> 0.692, doc-js 0.568 -> 0.578, doc-python 0.576 -> 0.579, CoSQA
@@ -366,7 +375,7 @@ def path_words_bonus(query: str, chunk: Chunk) -> float:
 
     People name files after what they do, so "how redirects are followed" is answered in
     `redirects.py` even where its chunks say `location` and `history`. Without it: peer
-    benchmark 0.858 -> 0.841 (semantic 0.859 -> 0.829), MRR@10 doc-js 0.568 -> 0.533,
+    benchmark 0.881 -> 0.860 (semantic 0.883 -> 0.846), MRR@10 doc-js 0.578 -> 0.545,
     doc-python 0.576 -> 0.580. When added, a bonus of 1.0 gained 0.003 less; 2.0, tried later,
     0.005 less.
     """
@@ -385,8 +394,9 @@ _INITIALS = range(2, 5)
 def _initialled(query: str, path: str) -> set[str]:
     """The query's runs of words (three letters or more each) whose initials spell the chunk's
     file or folder name: `fs.c` for "file system", `TH.hs` for "Template Haskell", `hf.py` for
-    "HuggingFace Hub". Peer benchmark 0.867 -> 0.868 (Haskell 0.887 -> 0.904, C 0.831 ->
-    0.840), MRR@10 doc-js 0.568 -> 0.567, the other sets unchanged."""
+    "HuggingFace Hub". Peer benchmark 0.867 -> 0.868 when added (Haskell 0.887 -> 0.904, C 0.831
+    -> 0.840), MRR@10 doc-js 0.568 -> 0.567, the other sets unchanged; without it now, 0.881 ->
+    0.880 (C 0.844 -> 0.834) and doc-js 0.578 -> 0.580."""
     parts = _ordered_words(query)
     folders = path.split("/")[:-1]
     found: set[str] = set()
@@ -423,9 +433,13 @@ for creating tables" SchemaUtilityApi.kt), MRR@10 doc-js 0.564 -> 0.566, doc-go 
 doc-python 0.002."""
 
 
+@lru_cache(maxsize=65536)
 def _stem_match(word: str, named: str) -> bool:
     """One word starts with the other (three letters or more), or their roots do (four or
-    more): `utility` and `utils` are both `util`, `properties` and `property` `propert`."""
+    more): `utility` and `utils` are both `util`, `properties` and `property` `propert`.
+    Cached, as is `_near`: a query's words meet the same names candidate after candidate (on
+    the Linux kernel's index the stage took 9.2 ms a query without the caches, 7.2-8.4 ms with
+    them, 5.6-7.4 ms before name words were matched this way; 2-core machine, 2026-12-02)."""
     if _prefixed(word, named, _SHORTEST_STEM):
         return True
     return _prefixed(_root(word), _root(named), _SHORTEST_ROOT)
@@ -478,8 +492,8 @@ def named_for_query_bonus(query: str, chunk: Chunk) -> float:
     them (`HTTPServerResponseEncoder.swift`) outranks the short one that is all about the
     subject; this one rewards the name that says nothing else. The ending is bounded, unlike
     `path_words_bonus`'s prefixes, so that "cache" does not name all of `cacheutils.py`.
-    Without it: peer benchmark 0.858 -> 0.844 (architecture 0.792 -> 0.778, Swift 0.864 ->
-    0.827), MRR@10 doc-js 0.568 -> 0.556, doc-go 0.642 -> 0.645. When added, 0.5 gave 0.005
+    Without it: peer benchmark 0.881 -> 0.867 (architecture 0.811 -> 0.799, Swift 0.864 ->
+    0.832), MRR@10 doc-js 0.578 -> 0.566, doc-go 0.689 -> 0.695. When added, 0.5 gave 0.005
     less, and prefixes of any length cost doc-python 0.014.
     """
     words = _long_words(query)
@@ -491,6 +505,7 @@ def named_for_query_bonus(query: str, chunk: Chunk) -> float:
     return NAMED_FOR_QUERY_BONUS
 
 
+@lru_cache(maxsize=65536)
 def _near(word: str, part: str) -> bool:
     return _stem_match(word, part) and abs(len(word) - len(part)) <= _NEAR_ENDING
 
@@ -506,9 +521,9 @@ def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
 
     A file where many chunks match is where a behaviour lives ("how persistent flags are
     inherited" is command.go, whose every method mentions flags), while a lone strong chunk
-    elsewhere may only mention it. Without it: peer benchmark 0.858 -> 0.839 (architecture
-    0.792 -> 0.775, symbol 0.960 -> 0.944), MRR@10 doc-python 0.576 -> 0.585, doc-go 0.642 ->
-    0.656. With the final signals, 0.25 gave 0.857 with doc-python 0.574 (below 1.30 times
+    elsewhere may only mention it. Without it: peer benchmark 0.881 -> 0.863 (architecture
+    0.811 -> 0.796, symbol 0.974 -> 0.958), MRR@10 doc-python 0.576 -> 0.585, doc-js 0.578 ->
+    0.568, doc-go 0.689 -> 0.699. With the final signals, 0.25 gave 0.857 with doc-python 0.574 (below 1.30 times
     BM25's), 0.3 gave 0.856 with 0.570: the docstring sets' answers are single functions in
     files of many, where the file's sum favours long files.
     """
@@ -537,8 +552,8 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
 
     Ten results that name more files find more of what answers a question, while a file's
     next chunk keeps its place when it is truly next best: the function asked for is often
-    next to a near namesake. Without it: peer benchmark 0.858 -> 0.842 (architecture 0.792 ->
-    0.763), MRR@10 doc-python 0.576 -> 0.579, doc-go 0.642 -> 0.651. The second at x0.85 or
+    next to a near namesake. Without it: peer benchmark 0.881 -> 0.865 (architecture 0.811 ->
+    0.788), MRR@10 doc-python 0.576 -> 0.581, doc-go 0.689 -> 0.699. The second at x0.85 or
     x0.8 gave 0.858 and 0.861 with the signals of that day, but doc-python 0.571 and 0.568, below
     1.30 times BM25's 0.442 (x0.7 and x0.5 earlier: 0.560 and 0.536). Chosen again with the
     side-copy, initials and snake_case signals: x0.88 instead of x0.9 gave 0.879 -> 0.881 with
@@ -580,8 +595,8 @@ def deeper_copies(ranked: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
     A vendored or copied tree repeats its original, and the copy lives inside what vendors it,
     deeper than the original (serde's tree holds serde_core/src again as serde/src/core, where
     upstream has a symlink). Both copies score alike, so the copy took a rank beside or above
-    every answer. Peer benchmark 0.869 -> 0.875 (serde 0.589 -> 0.793, Rust 0.689 -> 0.794),
-    the other sets unchanged; 0.3 and 0.7 gave 0.0001 and 0.0003 less, dropping the copies
+    every answer. Without it: peer benchmark 0.881 -> 0.875 (symbol 0.974 -> 0.960). When added,
+    0.869 -> 0.875 (serde 0.589 -> 0.793, Rust 0.689 -> 0.794), the other sets unchanged; 0.3 and 0.7 gave 0.0001 and 0.0003 less, dropping the copies
     instead of weighing them down 0.0004 less, and keeping the copy ranked first, as collapsing
     did, cost serde 0.31. Copies at the same depth are left alone, as nothing tells which is the
     original: preferring the shorter path gained the peer benchmark 0.0003 and cost doc-python
