@@ -86,8 +86,9 @@ def prose_factor(query: str, chunk: Chunk) -> float:
     so they outrank the code that does it (nvm: AGENTS.md and CLAUDE.md above nvm.sh for "how
     nvm resolves an alias"); a build target or a CI label is named after the library it
     builds (abseil: BUILD.bazel's `flat_hash_map` above flat_hash_map.h). Peer benchmark
-    without it: 0.881 -> 0.876 (Bash 0.964 -> 0.942, Go 0.889 -> 0.875; when added, 0.3 to 0.7 were within 0.002,
-    and prose alone gave all but 0.003 of it); the docstring sets and CoSQA hold neither.
+    without it: 0.881 -> 0.876 (Bash 0.964 -> 0.942, Go 0.889 -> 0.875; when added, 0.3 to 0.7
+    were within 0.002, and prose alone gave all but 0.003 of it); the docstring sets and CoSQA
+    hold neither.
     """
     if chunk.language in _NOT_CODE_LANGUAGES and not _ASKS_FOR_NOT_CODE.search(query):
         return PROSE_WEIGHT
@@ -156,8 +157,9 @@ def legacy_factor(query: str, legacy: frozenset[str], chunk: Chunk) -> float:
     _internal/_fields.py), the POSIX and Windows ports of a file (libuv's unix/tcp.c and
     win/tcp.c), and a package and the frozen copy of its previous version inside it (pydantic's
     v1/). Without it: peer benchmark 0.881 -> 0.869 (TypeScript 0.584 -> 0.469, C 0.844 ->
-    0.780, Python 0.872 -> 0.854); without the side folders' twins alone, 0.881 -> 0.873. When added, 0.6 gave 0.003 less; the compat, legacy and deprecated folders alone
-    changed no figure by 0.001. The side folders' twins, added later: 0.858 -> 0.867 (C 0.772 ->
+    0.780, Python 0.872 -> 0.854); without the side folders' twins alone, 0.881 -> 0.873. When
+    added, 0.6 gave 0.003 less; the compat, legacy and deprecated folders alone changed no
+    figure by 0.001. The side folders' twins, added later: 0.858 -> 0.867 (C 0.772 ->
     0.831, Python 0.845 -> 0.869, C++ 0.898 -> 0.913), the other sets unchanged; weighing down
     only the twin files rather than their whole folders gave 0.001 less, and a side folder
     weighed down with no twin in sight gave pydantic 0.02 more but would also weigh down
@@ -205,8 +207,8 @@ def support_factor(query: str, chunk: Chunk) -> float:
     A question about behaviour is answered by the implementation, but its tests repeat the
     behaviour's words (`test_digest_auth_...`) and outrank it. A query saying "documentation"
     asks for doc code as one saying "docs" does (cobra's doc/man_docs.go: Go 0.859 -> 0.861).
-    Peer benchmark without it: 0.881 -> 0.873 (Bash 0.964 -> 0.883, TypeScript 0.584 -> 0.558; when added, weights
-    0.3 to 0.6 were within 0.002).
+    Peer benchmark without it: 0.881 -> 0.873 (Bash 0.964 -> 0.883, TypeScript 0.584 -> 0.558;
+    when added, weights 0.3 to 0.6 were within 0.002).
     """
     if is_support(chunk.path) and not _ASKS_FOR_SUPPORT.search(query):
         return SUPPORT_WEIGHT
@@ -317,10 +319,11 @@ def code_name_bonus(query: str, chunk: Chunk) -> float:
     No English word has an underscore, so such a name is the code the question is about, and
     retrieval ranks its callers beside it. Without it: peer benchmark 0.881 -> 0.878 (Bash
     0.964 -> 0.937, Elixir 0.911 -> 0.891), MRR@10 doc-python 0.576 -> 0.577. When added, 0.875
-    -> 0.879 (Rust 0.794 -> 0.803), the other sets unchanged; 0.3 and 0.6 gained 0.003 and 0.002 less. camelCase names as well gained
-    0.001 less and cost doc-js 0.014 and Java->C# R@1 0.016: docs name the function another is
-    like (`_.pullAll`), and Java code is all camelCase names. Adding the definitions retrieval
-    missed to the candidates, as for capitalized names, changed nothing.
+    -> 0.879 (Rust 0.794 -> 0.803), the other sets unchanged; 0.3 and 0.6 gained 0.003 and
+    0.002 less. camelCase names as well gained 0.001 less and cost doc-js 0.014 and Java->C#
+    R@1 0.016: docs name the function another is like (`_.pullAll`), and Java code is all
+    camelCase names. Adding the definitions retrieval missed to the candidates, as for
+    capitalized names, changed nothing.
     """
     if not chunk.symbol or asked_identifier(query) is not None:
         return 0.0
@@ -345,9 +348,9 @@ def name_words_bonus(query: str, chunk: Chunk) -> float:
     A name says what code is for; a body full of the same words may only use it. Without it:
     peer benchmark 0.881 -> 0.877 (though Elixir 0.911 -> 0.932 and architecture 0.811 ->
     0.816), MRR@10 doc-python 0.576 -> 0.563, doc-js 0.578 -> 0.543, doc-go 0.689 -> 0.619,
-    CoSQA nDCG@10 0.494 -> 0.496. When added, a bonus of 1.0 gained 0.006 more but cost CoSQA 0.017, past the
-    0.01 the other sets may lose; 0.7 instead of 0.6, chosen again with the later signals, gained
-    0.003 with file evidence at 0.22. Words matched by their ends as well as exactly, added later:
+    CoSQA nDCG@10 0.494 -> 0.496. When added, a bonus of 1.0 gained 0.006 more but cost CoSQA
+    0.017, past the 0.01 the other sets may lose; 0.7 instead of 0.6, chosen again with the
+    later signals, gained 0.003 with file evidence at 0.22. Words matched by their ends as well as exactly, added later:
     MRR@10 doc-go 0.642 -> 0.692, doc-js 0.568 -> 0.578, doc-python 0.576 -> 0.579, CoSQA
     0.488 -> 0.494, peer benchmark 0.868 -> 0.869. A prose section's heading is not a name:
     counting headings too gave 0.0004 less.
@@ -523,9 +526,9 @@ def file_evidence(scored: list[tuple[int, float]], chunks: dict[int, Chunk]) -> 
     inherited" is command.go, whose every method mentions flags), while a lone strong chunk
     elsewhere may only mention it. Without it: peer benchmark 0.881 -> 0.863 (architecture
     0.811 -> 0.796, symbol 0.974 -> 0.958), MRR@10 doc-python 0.576 -> 0.585, doc-js 0.578 ->
-    0.568, doc-go 0.689 -> 0.699. With the final signals, 0.25 gave 0.857 with doc-python 0.574 (below 1.30 times
-    BM25's), 0.3 gave 0.856 with 0.570: the docstring sets' answers are single functions in
-    files of many, where the file's sum favours long files.
+    0.568, doc-go 0.689 -> 0.699. With the afternoon's signals, 0.25 gave 0.857 with doc-python
+    0.574 (below 1.30 times BM25's), 0.3 gave 0.856 with 0.570: the docstring sets' answers are
+    single functions in files of many, where the file's sum favours long files.
     """
     if not scored:
         return scored
