@@ -213,6 +213,15 @@ def test_a_capitalized_name_is_found_in_its_modules_own_file(tmp_path: Path, cli
     assert best_path(tmp_path, cli, files, "MapAccess for deserializing collections") == "src/de/mod.rs"
 
 
+def test_a_query_for_a_traits_implementations_gets_them_not_the_trait(tmp_path: Path, cli) -> None:
+    files = {
+        "src/ser/mod.rs": "pub trait Serialize {\n    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;\n}\n",
+        "src/ser/impls.rs": "impl Serialize for String {\n    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {\n        serializer.serialize_str(self)\n    }\n}\n",
+        "src/de/mod.rs": "pub trait Deserialize {\n    fn deserialize<D: Deserializer>(deserializer: D) -> Result<Self, D::Error>;\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "standard library type Serialize implementations") == "src/ser/impls.rs"
+
+
 LEGACY_FILES = {
     "src/v3/types.ts": "// parse a string schema: check the input is a string\nexport function parseString(input: unknown) {\n  if (typeof input !== 'string') throw new Error('not a string');\n  return input;\n}\n",
     "src/v4/core/checks.ts": "// string schema: the input must be a string\nexport function checkString(ctx: Ctx) {\n  ctx.assert(typeof ctx.value === 'string', ctx.issue('invalid_type'));\n}\n",
@@ -255,6 +264,23 @@ def test_a_file_named_by_the_initials_of_query_words_is_lifted(tmp_path: Path, c
     assert best_path(tmp_path, cli, files, "file system reads") == "src/fs.c"
 
 
+def test_a_part_of_a_file_name_spelled_by_initials_lifts_the_file(tmp_path: Path, cli) -> None:
+    files = {
+        "src/io/async_fd.rs": "pub struct AsyncFd<T> {\n    inner: T,\n    registration: Registration,\n}\n",
+        "src/fs/file.rs": "// an async file: reads and writes of a file through the blocking pool\npub struct File {\n    std: StdFile,\n}\n",
+        "src/net/tcp.rs": "pub struct TcpStream {\n    io: PollEvented,\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "integrating a non-async file descriptor with the reactor") == "src/io/async_fd.rs"
+
+
+def test_a_part_of_a_name_that_is_a_stopword_spells_no_initials(tmp_path: Path, cli) -> None:
+    files = {
+        "src/EnumAsString.cs": "public class EnumAsString {\n    public string Name(object value) => value.ToString();\n}\n",
+        "src/EnumFormatter.cs": "// enums are serialized as their underlying integers\npublic class EnumFormatter {\n    public int Write(object value) => (int)value;\n}\n",
+    }
+    assert best_path(tmp_path, cli, files, "how enums are serialized") == "src/EnumFormatter.cs"
+
+
 def test_a_private_twin_yields_to_the_public_module_of_its_name(tmp_path: Path, cli) -> None:
     files = {
         "pkg/_internal/_fields.py": "def collect_fields(cls):\n    # collect the declared fields of a model class, with their constraints\n    return {name: field for name, field in vars(cls).items() if is_field(field)}\n",
@@ -277,6 +303,12 @@ def test_a_vendored_copy_yields_to_the_original(tmp_path: Path, cli) -> None:
     parse = "def parse_header(line):\n    # split a header line into its name and value\n    name, _, value = line.partition(':')\n    return name.strip(), value.strip()\n"
     files = {"deps/hc/headers.py": parse, "http_client/headers.py": parse, "http_client/body.py": "def read_body(stream):\n    return stream.read()\n"}
     assert best_path(tmp_path, cli, files, "split a header line into name and value") == "http_client/headers.py"
+
+
+def test_a_snake_case_name_in_a_sentence_lifts_the_folder_of_that_name(tmp_path: Path, cli) -> None:
+    ast = "pub struct Container {\n    pub ident: Ident,\n    pub data: Data,\n}\n\npub enum Data {\n    Enum(Vec<Variant>),\n    Struct(Vec<Field>),\n}\n"
+    files = {"serde_derive/src/internals/ast.rs": ast, "serde_derive_internals/src/ast.rs": ast, "serde/src/lib.rs": "pub mod de;\npub mod ser;\n"}
+    assert best_path(tmp_path, cli, files, "serde_derive Container and Data types") == "serde_derive/src/internals/ast.rs"
 
 
 def test_a_windows_port_yields_to_its_posix_twin(tmp_path: Path, cli) -> None:
