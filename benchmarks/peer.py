@@ -30,8 +30,8 @@ Published columns come from figures.json, averaged over the same repositories: s
 semble 0.7.0 BM25 + ranking (measured where the folder was made), CodeRankEmbed hybrid, and
 codesearch hybrid when the folder was made.
 
-Measured 2026-12-02 on the 2-core dev machine, hybrid, all 32 repositories, 76 s in all from
-scratch: NDCG@10 overall 0.881 (architecture 0.811, semantic 0.883, symbol 0.974), against
+Measured 2026-12-03 on the 2-core dev machine, hybrid, all 32 repositories, 30 s in all from
+scratch: NDCG@10 overall 0.883 (architecture 0.811, semantic 0.890, symbol 0.974), against
 semble hybrid 0.858 and CodeRankEmbed hybrid 0.861; target files within 2,000 tokens of MCP
 output 0.943, within 4,000 tokens 0.962 (every row: benchmarks/RESULTS-peer.md). Before the
 ranking stage and the December 2026 grammars it gave 0.675, matching figures.json's export-time
