@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from io import StringIO
@@ -134,9 +135,10 @@ def test_shell_completion_completes_commands() -> None:
 
 
 def test_show_completion_prints_a_script() -> None:
-    done = subprocess.run(
-        [Path(sys.executable).with_name("codesearch"), "--show-completion", "bash"], capture_output=True, text=True, timeout=60
-    )
+    """Run from bash, as a user would: the script is for the shell typer finds among the
+    process's parents, and a test runner started without one has none."""
+    command = f"{shlex.quote(str(Path(sys.executable).with_name('codesearch')))} --show-completion; exit $?"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert "_codesearch_completion" in done.stdout
 
