@@ -610,7 +610,8 @@ def spread_over_files(scored: list[tuple[int, float]], chunks: dict[int, Chunk])
     1.30 times BM25's 0.442 (x0.7 and x0.5 earlier: 0.560 and 0.536). Chosen again with the
     side-copy, initials and snake_case signals: x0.88 instead of x0.9 gave 0.879 -> 0.881 with
     doc-python 0.578 -> 0.576 (1.303 times BM25's); x0.87 and x0.85 gave 0.882 and 0.883 but
-    doc-python 0.575 and 0.574, at and below the 1.30. Weighing down only a file's third chunk
+    doc-python 0.575 and 0.574, at and below the 1.30 (x0.85 with 2026-12-03's signals: 0.885,
+    doc-python 0.574). Weighing down only a file's third chunk
     and later ones, or only past the first few ranks, cost doc-python more for each gain.
     """
     seen: dict[str, int] = {}
