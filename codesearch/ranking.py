@@ -31,7 +31,10 @@ gained 0.016 before this stage but cost CoSQA 0.07 and doc-python 0.08; a bonus 
 defining a CamelCase name written inside a sentence cost doc-python 0.009 and Java->C# 0.005
 for +0.002 (`subject_bonus`, which asks for the file named after it, costs nothing); light
 stemming (plurals, -ing, -er) of the lexical fields and queries gained 0.002 and would need
-every index rebuilt; collapsing chunks of identical text to one hit cost serde 0.31 (the copy
+every index rebuilt; stemming the query alone into prefix terms (`"wait"*` for "waiting", no
+rebuild; 2026-12-03) cost 0.0005 to 0.0015 and gained the docstring sets 0.002 to 0.007, but
+BM25 alone gained more (doc-python 0.442 -> 0.472, doc-go 0.361 -> 0.499), taking the static
+model's hybrid below 1.30 times BM25's; collapsing chunks of identical text to one hit cost serde 0.31 (the copy
 kept was the twin); weighing down import-only module chunks moved C +0.012 and Kotlin -0.019
 for nothing overall; not counting the repository's own name among the path words cost 0.008;
 a candidate pool of 75 or 100 instead of `searcher.CANDIDATES` = 50 gained 0.001 and 0.003
