@@ -141,8 +141,8 @@ def test_two_indexers_at_once_lose_nothing(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_a_killed_indexer_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path: Path, pg_url: str) -> None:
-    root = many_files(tmp_path / "big", 3000, "big")
-    killed = kill_when_partly_written(codesearch("index", root, "--store", pg_url, "-q"), pg_url, "big", 3000)
+    root = many_files(tmp_path / "big", 1000, "big")
+    killed = kill_when_partly_written(codesearch("index", root, "--store", pg_url, "-q"), pg_url, "big", 1000)
     assert killed, "the indexer finished before it could be killed half way"
     assert codesearch("index", root, "--store", pg_url, "-q").wait(300) == 0
     assert codesearch("index", root, "--store", pg_url, "--repo", "uninterrupted", "-q").wait(300) == 0
