@@ -17,6 +17,7 @@ encoding, line endings or stray bytes; text is decoded only at the very end.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import re
 import threading
@@ -259,10 +260,26 @@ def _to_chunk(doc: _Doc, path: str, language: str, span: _Span) -> Chunk:
 def _compiled(language: str) -> tuple[Language, Query]:
     """Language and chunk query, built once per process (the wheel is imported here, lazily)."""
     grammar = _GRAMMARS[language]
-    lang = Language(getattr(importlib.import_module(grammar.module), grammar.factory)())
+    lang = wheel_language(grammar.module, grammar.factory)
     names = [name for name in (grammar.shared, grammar.query) if name]
     source = "\n".join((_GRAMMAR_DIR / f"{name}.scm").read_text(encoding="utf-8") for name in names)
     return lang, Query(lang, source)
+
+
+def wheel_language(module: str, factory: str = "language") -> Language:
+    """The grammar a wheel's `factory` makes. Some wheels (Perl, Solidity) still return the
+    grammar's address as an int, a form py-tree-sitter deprecated for a capsule: it is wrapped
+    in one, so that those grammars keep loading when the int form goes."""
+    made = getattr(importlib.import_module(module), factory)()
+    return Language(_NEW_CAPSULE(made, _CAPSULE_NAME, None) if isinstance(made, int) else made)
+
+
+_CAPSULE_NAME = b"tree_sitter.Language"
+"""The name py-tree-sitter checks a grammar capsule for; a capsule keeps a pointer to it, so it
+lives as long as the module."""
+_NEW_CAPSULE = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)(
+    ("PyCapsule_New", ctypes.pythonapi)
+)
 
 
 def _loaded(language: str) -> tuple[Language, Query] | None:

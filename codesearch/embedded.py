@@ -9,7 +9,6 @@ language, which `--lang` filters on, and the embedder reads `vue function add` a
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -79,7 +78,7 @@ def component_chunks(
 @cache
 def _compiled(language: str) -> tuple[Language, Query]:
     """Host grammar and block query, built once per process (the wheel is imported here, lazily)."""
-    lang = Language(importlib.import_module(_HOSTS[language]).language())
+    lang = chunker.wheel_language(_HOSTS[language])
     return lang, Query(lang, _BLOCKS)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tree_sitter import Parser
 
 from codesearch import chunker
 from codesearch.chunker import GRAMMAR_LANGUAGES, chunk_source
@@ -78,6 +80,14 @@ def test_every_grammar_language_has_a_fixture_and_its_chunks() -> None:
 @pytest.mark.parametrize("language", sorted(FIXTURE_LANGUAGES))
 def test_fixture_chunks_are_exact(language: str) -> None:
     assert triples(chunk_fixture(language)) == expected_chunks(language)
+
+
+def test_a_wheel_that_returns_an_address_loads_without_the_deprecated_int_form() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # py-tree-sitter's DeprecationWarning for Language(int)
+        perl = chunker.wheel_language("tree_sitter_perl")
+    tree = Parser(perl).parse(b"sub greet { return 1; }\n")
+    assert tree.root_node.child(0).type == "subroutine_declaration_statement" and not tree.root_node.has_error
 
 
 @pytest.mark.parametrize("language", sorted(FIXTURE_LANGUAGES))
